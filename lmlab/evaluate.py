@@ -1,0 +1,79 @@
+"""Language-model evaluation: validation loss, perplexity, and bits per byte.
+
+bits-per-byte = (mean loss in nats per token / ln 2) * (tokens / UTF-8 bytes of the text), which
+puts character and BPE models, whose tokens cover different amounts of text, on one scale.
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmlab.data.tokens import random_batch
+
+
+def lm_loss(model, batch: dict):
+    """Summed next-token cross-entropy over the targets (-100 is ignored), and their count."""
+    logits = model(batch["inputs"])
+    targets = batch["targets"]
+    loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    return loss, int((targets != -100).sum())
+
+
+def metrics_from_loss(loss: float, bytes_per_token: float, prefix: str = "val_") -> dict:
+    return {
+        f"{prefix}loss": loss,
+        f"{prefix}perplexity": math.exp(min(loss, 50.0)),
+        f"{prefix}bpb": loss / math.log(2) / bytes_per_token,
+    }
+
+
+@torch.no_grad()
+def sampled_loss(model, split: np.ndarray, iters: int, batch_size: int, block_size: int, seed: int, device) -> float:
+    """Mean loss over `iters` fixed random batches (the same batches every call, so evals compare)."""
+    total, count = 0.0, 0
+    for i in range(iters):
+        x, y = random_batch(split, i, batch_size, block_size, seed)
+        loss, n = lm_loss(model, {"inputs": x.to(device), "targets": y.to(device)})
+        total, count = total + float(loss), count + n
+    return total / count
+
+
+@torch.no_grad()
+def full_loss(model, split: np.ndarray, block_size: int, batch_size: int, device, max_tokens: int = 0, progress=None) -> float:
+    """Mean loss over the whole split (or its first max_tokens), in non-overlapping windows."""
+    n = len(split) - 1 if not max_tokens else min(len(split) - 1, max_tokens)
+    starts = np.arange(0, n - block_size + 1, block_size)
+    total, count = 0.0, 0
+    for i in range(0, len(starts), batch_size):
+        s = starts[i : i + batch_size]
+        window = torch.from_numpy(split[s[:, None] + np.arange(block_size + 1)].astype(np.int64))
+        loss, k = lm_loss(model, {"inputs": window[:, :-1].to(device), "targets": window[:, 1:].to(device)})
+        total, count = total + float(loss), count + k
+        if progress is not None:
+            progress.update(len(s))
+    return total / max(count, 1)
+
+
+def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16) -> dict:
+    """val loss, perplexity and bits per byte of a run on its validation split (or on `data`)."""
+    from tqdm.auto import tqdm
+
+    from lmlab.checkpoint import load_run
+    from lmlab.data.tokens import prepare_data
+    from lmlab.device import pick_device
+
+    device = pick_device(device)
+    model, tokenizer, record = load_run(run, device, stages=("pretrain", "sft"))
+    d = record["data"]
+    tokens = prepare_data(data or d["data"], tokenizer, d["val_fraction"], d["cache_dir"] or None)
+    split = tokens.val
+    T = model.config.block_size
+    tokens.check_fits(T)
+    n_windows = (min(len(split) - 1, max_tokens or len(split)) - T) // T + 1
+    with tqdm(total=n_windows, desc="eval", unit="block", leave=False) as bar:
+        loss = full_loss(model, split, T, batch_size, device, max_tokens, bar)
+    metrics = metrics_from_loss(loss, tokens.bytes_per_token["val"])
+    metrics["tokens"] = n_windows * T
+    return metrics

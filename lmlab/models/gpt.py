@@ -1,0 +1,248 @@
+"""A GPT-style Transformer decoder (Radford et al. 2018/2019, with the modern options of Llama).
+
+The model is a stack of pre-norm blocks, x = x + attn(norm(x)); x = x + mlp(norm(x)), over token
+embeddings plus a positional signal, and a final norm and linear head that gives next-token logits.
+Options: positional encoding (learned, sinusoidal as in Vaswani et al. 2017, or rotary as in
+Su et al. 2021), LayerNorm or RMSNorm, GELU or SwiGLU MLP (Shazeer 2020), grouped-query attention
+(Ainslie et al. 2023), and a KV cache for incremental decoding.
+Shapes: B batch, T time, C n_embd, nh heads, nkv key/value heads, hs head size, V vocab.
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lmlab.models.config import ModelConfig
+
+
+def sinusoidal_table(T: int, C: int) -> torch.Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/C)), PE(pos, 2i+1) = cos(...) (Vaswani et al., sec. 3.5)."""
+    pos = torch.arange(T, dtype=torch.float32)[:, None]
+    inv_freq = torch.exp(-math.log(10000.0) * torch.arange(0, C, 2, dtype=torch.float32) / C)
+    table = torch.zeros(T, C)
+    table[:, 0::2] = torch.sin(pos * inv_freq)
+    table[:, 1::2] = torch.cos(pos * inv_freq)[:, : C // 2]
+    return table
+
+
+def rope_tables(T: int, hs: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles pos * theta^(-2i/hs), each (T, hs/2)."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, hs, 2, dtype=torch.float32) / hs)
+    angles = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each (x1, x2) pair of the head dimension by its angle; x is (B, nh, T, hs)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+def make_norm(cfg: ModelConfig) -> nn.Module:
+    if cfg.norm == "rmsnorm":
+        return nn.RMSNorm(cfg.n_embd, eps=1e-5)
+    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+
+
+class KVCache:
+    """Keys and values of every layer for the positions decoded so far, preallocated.
+
+    k, v: (n_layer, B, nkv, block_size, hs); `pos` is how many positions are filled.
+    """
+
+    def __init__(self, cfg: ModelConfig, batch_size: int, device, dtype=torch.float32):
+        hs = cfg.n_embd // cfg.n_head
+        shape = (cfg.n_layer, batch_size, cfg.kv_heads, cfg.block_size, hs)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.pos = 0
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B, nkv, T, hs) at the current positions; return all keys and values so far."""
+        T = k.size(2)
+        self.k[layer, :, :, self.pos : self.pos + T] = k
+        self.v[layer, :, :, self.pos : self.pos + T] = v
+        end = self.pos + T
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer: int):
+        super().__init__()
+        assert cfg.n_embd % cfg.n_head == 0, "n_embd must be divisible by n_head"
+        assert cfg.n_head % cfg.kv_heads == 0, "n_head must be a multiple of n_kv_head"
+        self.layer = layer
+        self.n_head, self.n_kv_head = cfg.n_head, cfg.kv_heads
+        self.head_size = cfg.n_embd // cfg.n_head
+        kv_width = 2 * self.n_kv_head * self.head_size
+        self.c_attn = nn.Linear(cfg.n_embd, cfg.n_embd + kv_width, bias=cfg.bias)
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.dropout = cfg.dropout
+        self.attn_impl = cfg.attn_impl
+        self.rope = cfg.pos_encoding == "rope"
+
+    def use_math_attention(self, x: torch.Tensor) -> bool:
+        # bf16 scaled_dot_product_attention backward is slow on CPU; explicit softmax is not.
+        if self.attn_impl != "auto":
+            return self.attn_impl == "math"
+        return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+
+    def forward(self, x, rope=None, cache: KVCache | None = None, attn_mask=None):
+        B, T, C = x.size()
+        hs, nh, nkv = self.head_size, self.n_head, self.n_kv_head
+        q, k, v = self.c_attn(x).split([C, nkv * hs, nkv * hs], dim=2)
+        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
+        v = v.view(B, T, nkv, hs).transpose(1, 2)
+        if self.rope:
+            cos, sin = rope
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v)  # (B, nkv, pos+T, hs)
+        if nkv != nh:  # grouped-query attention: each key/value head serves nh/nkv query heads
+            k = k.repeat_interleave(nh // nkv, dim=1)
+            v = v.repeat_interleave(nh // nkv, dim=1)
+        p = self.dropout if self.training else 0.0
+        causal = attn_mask is None and T > 1
+        if self.use_math_attention(x):
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, hs) x (B, nh, hs, S) -> (B, nh, T, S)
+            if causal:
+                S = k.size(2)
+                mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
+                att = att.masked_fill(~mask, float("-inf"))
+            elif attn_mask is not None:
+                att = att.masked_fill(~attn_mask, float("-inf"))
+            att = F.dropout(F.softmax(att, dim=-1), p=p, training=self.training)
+            y = att @ v  # (B, nh, T, S) x (B, nh, S, hs) -> (B, nh, T, hs)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=causal)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return F.dropout(self.c_proj(y), p=p, training=self.training)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.swiglu = cfg.mlp == "swiglu"
+        if self.swiglu:
+            # 2/3 of 4C keeps the parameter count of the GELU MLP (Shazeer 2020), rounded to 64.
+            hidden = 64 * math.ceil(8 * cfg.n_embd / 3 / 64)
+            self.c_fc = nn.Linear(cfg.n_embd, 2 * hidden, bias=cfg.bias)
+        else:
+            hidden = 4 * cfg.n_embd
+            self.c_fc = nn.Linear(cfg.n_embd, hidden, bias=cfg.bias)
+        self.c_proj = nn.Linear(hidden, cfg.n_embd, bias=cfg.bias)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        h = self.c_fc(x)
+        if self.swiglu:
+            gate, up = h.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        else:
+            h = F.gelu(h, approximate="tanh")
+        return self.dropout(self.c_proj(h))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer: int):
+        super().__init__()
+        self.ln_1 = make_norm(cfg)
+        self.attn = CausalSelfAttention(cfg, layer)
+        self.ln_2 = make_norm(cfg)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, rope=None, cache=None, attn_mask=None):
+        x = x + self.attn(self.ln_1(x), rope, cache, attn_mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        assert cfg.vocab_size > 0, "vocab_size must be set (from the tokenizer)"
+        self.config = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        if cfg.pos_encoding == "learned":
+            self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        elif cfg.pos_encoding == "sinusoidal":
+            self.register_buffer("pe", sinusoidal_table(cfg.block_size, cfg.n_embd), persistent=False)
+        elif cfg.pos_encoding == "rope":
+            cos, sin = rope_tables(cfg.block_size, cfg.n_embd // cfg.n_head, cfg.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        else:
+            raise ValueError(f"unknown pos_encoding {cfg.pos_encoding!r}")
+        self.drop = nn.Dropout(cfg.dropout)
+        self.h = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
+        self.ln_f = make_norm(cfg)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf 2017)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):  # GPT-2: scale residual projections by 1/sqrt(2 * n_layer)
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameters, without the position table by default (it does no matmul work)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and hasattr(self, "wpe"):
+            n -= self.wpe.weight.numel()
+        return n
+
+    def flops_per_token(self) -> float:
+        """Training FLOPs per token, fwd+bwd: 6N for the matmuls + 12 * L * C * T for attention (PaLM, app. B)."""
+        cfg = self.config
+        return 6 * self.num_params() + 12 * cfg.n_layer * cfg.n_embd * cfg.block_size
+
+    def new_cache(self, batch_size: int, device) -> KVCache:
+        return KVCache(self.config, batch_size, device, dtype=self.lm_head.weight.dtype)
+
+    def forward(self, idx, targets=None, cache: KVCache | None = None, last_only: bool = False, attn_mask=None):
+        """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
+
+        With targets (B, T), also returns the mean cross-entropy over targets != -100.
+        With a cache, idx holds the next positions after cache.pos, and the cache advances.
+        attn_mask (B or 1, 1, T, T), True where attention is allowed, replaces the causal mask
+        (used to keep packed sequences from attending across their boundaries).
+        """
+        B, T = idx.size()
+        start = cache.pos if cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
+        if cache is not None and start > 0 and T > 1:
+            # A chunk after a cached prefix: query i sees keys 0..start+i.
+            attn_mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(start)
+        x = self.wte(idx)  # (B, T, C)
+        rope = None
+        if hasattr(self, "wpe"):
+            x = x + self.wpe(torch.arange(start, start + T, device=idx.device))
+        elif hasattr(self, "pe"):
+            x = x + self.pe[start : start + T]
+        else:
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+        x = self.drop(x)
+        for block in self.h:
+            x = block(x, rope, cache, attn_mask)
+        if cache is not None:
+            cache.pos += T
+        x = self.ln_f(x)
+        if last_only:
+            x = x[:, -1:, :]
+        logits = self.lm_head(x)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1), ignore_index=-100)
+        return logits, loss

@@ -1,0 +1,225 @@
+"""The one training loop. Every stage supplies batches and a loss; everything else lives here:
+AdamW, warmup + cosine schedule, gradient clipping and accumulation, bf16 autocast, DDP,
+optional torch.compile, periodic evaluation, metrics, progress, and exact checkpoint/resume.
+
+A stage gives:
+    batch_fn(index) -> dict of tensors     micro-batch number `index`, a pure function of index
+    loss_fn(model, batch) -> (loss_sum, n) summed loss and how many targets it sums over
+    eval_fn(model) -> dict of floats       optional, run every eval_interval steps
+The loss of a step is the sum over all its micro-batches (and processes) divided by the total
+number of targets, so accumulation and data parallelism give the same update as one big batch.
+Micro-batch k of step s on rank r has index (s * world + r) * accum + k: a run on W processes
+with A accumulation reads the same batches as one process with W * A accumulation.
+"""
+
+import contextlib
+import json
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from lmlab.checkpoint import RunFolder
+from lmlab.config import TrainConfig
+from lmlab.device import Distributed, autocast, resolve_dtype
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to cfg.lr, then cosine decay to cfg.min_lr over lr_decay_iters (Loshchilov & Hutter 2017)."""
+    if cfg.schedule == "constant":
+        return cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_iters, 1))
+    if step < cfg.warmup_iters:
+        return cfg.lr * (step + 1) / cfg.warmup_iters
+    decay_iters = cfg.lr_decay_iters or cfg.max_iters
+    if step >= decay_iters:
+        return cfg.min_lr
+    progress = (step - cfg.warmup_iters) / max(decay_iters - cfg.warmup_iters, 1)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and embeddings only, not on biases and norm gains."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    fused = device.type in ("cuda", "cpu")
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
+
+
+def count_targets(batch: dict) -> int:
+    if "targets" in batch:
+        return int((batch["targets"] != -100).sum())
+    return int(next(iter(batch.values())).size(0))
+
+
+@dataclass
+class TrainResult:
+    step: int
+    metrics: dict
+    interrupted: bool = False
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        cfg: TrainConfig,
+        run: RunFolder | None,
+        batch_fn: Callable[[int], dict],
+        loss_fn: Callable,
+        eval_fn: Callable | None = None,
+        device: torch.device = torch.device("cpu"),
+        dist_info: Distributed = Distributed(),
+        tokens_per_step: int = 0,
+        flops_per_token: float = 0.0,
+        peak_flops: float = 0.0,
+    ):
+        self.cfg, self.run, self.device, self.dist = cfg, run, device, dist_info
+        self.batch_fn, self.loss_fn, self.eval_fn = batch_fn, loss_fn, eval_fn
+        self.dtype = resolve_dtype(cfg.dtype, device)
+        self.model = model.to(device)
+        self.optimizer = make_optimizer(self.model, cfg, device)
+        self.step = 0
+        self.tokens_per_step, self.flops_per_token, self.peak_flops = tokens_per_step, flops_per_token, peak_flops
+        self.history: list[dict] = []
+        self._stop = False
+
+    # ---- state ----------------------------------------------------------------------------
+    def state(self) -> dict:
+        state = {"step": torch.tensor(self.step), "torch_rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def resume(self):
+        """Load weights, optimizer and trainer state from the run folder's latest checkpoint."""
+        self.run.load_weights(self.model)
+        state = self.run.load_training_state(self.optimizer)
+        self.step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if self.dist.is_main:
+            self._trim_metrics()
+
+    def save(self):
+        if self.dist.is_main and self.run is not None:
+            self.run.save_checkpoint(self.step, self.model, self.optimizer, self.state())
+
+    def _trim_metrics(self):
+        """Drop metric lines written after the checkpoint we resume from."""
+        f = self.run.path / "metrics.jsonl"
+        if f.is_file():
+            lines = [ln for ln in f.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
+            f.write_text("".join(ln + "\n" for ln in lines))
+            self.history = [json.loads(ln) for ln in lines]
+
+    def _log(self, record: dict):
+        self.history.append(record)
+        if self.dist.is_main and self.run is not None:
+            with open(self.run.path / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # ---- the loop -------------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        if self.eval_fn is None:
+            return {}
+        self.model.eval()
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            metrics = self.eval_fn(self.model)
+        self.model.train()
+        return metrics
+
+    def train_step(self, model) -> tuple[float, float]:
+        """One optimizer step over world * grad_accum micro-batches; returns (loss, grad norm)."""
+        cfg, world, rank = self.cfg, self.dist.world_size, self.dist.rank
+        first = (self.step * world + rank) * cfg.grad_accum
+        batches = [{k: v.to(self.device, non_blocking=True) for k, v in self.batch_fn(first + k).items()} for k in range(cfg.grad_accum)]
+        n_targets = torch.tensor(float(sum(count_targets(b) for b in batches)), device=self.device)
+        if world > 1:
+            dist.all_reduce(n_targets)
+        n_targets = max(float(n_targets), 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.step, cfg)
+        loss_total = torch.zeros((), device=self.device)
+        for k, batch in enumerate(batches):
+            sync = k == len(batches) - 1
+            ctx = model.no_sync() if world > 1 and not sync else contextlib.nullcontext()
+            with ctx:
+                with autocast(self.device, self.dtype):
+                    loss_sum, _ = self.loss_fn(model, batch)
+                # DDP averages gradients over processes; scale so the result is the global mean.
+                (loss_sum * (world / n_targets)).backward()
+            loss_total += loss_sum.detach()
+        if world > 1:
+            dist.all_reduce(loss_total)
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if cfg.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        else:
+            grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(loss_total) / n_targets, float(grad_norm)
+
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        model = self.model
+        if cfg.compile:
+            model = torch.compile(model)
+        if self.dist.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        model.train()
+        previous = signal.signal(signal.SIGINT, self._request_stop) if _main_thread() else None
+        bar = tqdm(total=cfg.max_iters, initial=self.step, desc="train", unit="step", disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True)
+        last_metrics: dict = {}
+        try:
+            t0, steps_timed = time.perf_counter(), 0
+            while self.step < cfg.max_iters and not self._stop:
+                loss, grad_norm = self.train_step(model)
+                steps_timed += 1
+                is_last = self.step == cfg.max_iters
+                if self.step % cfg.log_interval == 0 or is_last or self.step % cfg.eval_interval == 0:
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize()
+                    dt = time.perf_counter() - t0
+                    tokens_per_s = self.tokens_per_step * steps_timed / dt if dt > 0 else 0.0
+                    record = {"step": self.step, "loss": loss, "lr": lr_at(self.step - 1, cfg), "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
+                    if self.flops_per_token and self.peak_flops:
+                        record["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
+                    if self.step % cfg.eval_interval == 0 or is_last:
+                        record.update(self.evaluate())
+                        self.save()
+                    self._log(record)
+                    last_metrics = record
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss", "tokens_per_s")}, refresh=False)
+                    t0, steps_timed = time.perf_counter(), 0
+                bar.update(1)
+            if self._stop and self.step % cfg.eval_interval != 0:
+                self.save()  # interrupted: keep the last completed step so --resume continues exactly
+        finally:
+            bar.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return TrainResult(self.step, last_metrics, interrupted=self._stop)
+
+    def _request_stop(self, signum, frame):
+        if self._stop:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._stop = True
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
