@@ -1,0 +1,18 @@
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path_factory, monkeypatch):
+    """Each test session gets its own token cache, so tests never see a user's cache."""
+    monkeypatch.setenv("LMLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    """A small corpus with structure a tiny model can learn."""
+    lines = [f"{name} {i}:{j} the word of the verse number {i * j}.\n" for i in range(1, 30) for j in range(1, 20) for name in ("Genesis", "John")]
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(lines))
+    return path
