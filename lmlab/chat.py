@@ -1,0 +1,116 @@
+"""Interactive chat with a fine-tuned run: streaming replies, history kept within the context window.
+
+Each reply is sampled (KV cache, lmlab.generate) from the chat template of the whole conversation
+so far. When that prompt plus room for the reply exceeds the context window, the oldest turns are
+dropped, a user/assistant exchange at a time; the system prompt is never dropped.
+Commands: /reset (forget the history), /system TEXT (set the system prompt; empty clears it),
+/temperature X, /quit. Piped input (`echo hi | lmlab chat RUN`) prints only the replies.
+"""
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from lmlab.data.chat import render_prompt
+from lmlab.errors import LmlabError
+from lmlab.generate import generate
+from lmlab.tokenizer import StreamDecoder
+
+HELP = "commands: /reset, /system TEXT, /temperature X, /quit"
+
+
+class ChatSession:
+    def __init__(self, model, tokenizer, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None):
+        self.model, self.tokenizer = model, tokenizer
+        self.system, self.temperature, self.top_k, self.seed = system, temperature, top_k, seed
+        self.history: list[dict] = []  # user and assistant messages, oldest first
+        block_size = model.config.block_size
+        self.max_new_tokens = min(max_new_tokens, block_size // 2)  # room kept for the reply
+
+    def messages(self) -> list[dict]:
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return system + self.history
+
+    def prompt_ids(self) -> list[int]:
+        """The prompt for the next reply, the oldest exchanges dropped until it leaves room for the reply."""
+        budget = self.model.config.block_size - self.max_new_tokens
+        ids = render_prompt(self.tokenizer, self.messages())
+        while len(ids) > budget and len(self.history) > 1:
+            exchange = self.history[0]["role"] == "user" and self.history[1]["role"] == "assistant"
+            del self.history[: 2 if exchange else 1]
+            ids = render_prompt(self.tokenizer, self.messages())
+        if len(ids) > budget:
+            self.history.clear()
+            raise LmlabError(f"the message is too long: {len(ids)} tokens with the system prompt, the context leaves {budget} for it")
+        return ids
+
+    def reply(self, text: str) -> Iterator[str]:
+        """Stream the assistant's answer to a user message, and add both to the history."""
+        self.history.append({"role": "user", "content": text})
+        ids = self.prompt_ids()
+        end, decoder, out = self.tokenizer.special_id("<|end|>"), StreamDecoder(self.tokenizer), []
+        stops = (end, self.tokenizer.eos_id)
+        for token in generate(self.model, ids, self.max_new_tokens, self.temperature, self.top_k, None, self.seed, stop_ids=stops):
+            if token in stops:
+                break
+            out.append(token)
+            yield decoder.push(token)
+        self.history.append({"role": "assistant", "content": self.tokenizer.decode(out)})
+
+    def command(self, line: str) -> str | None:
+        """Run a /command; returns a message to show, or None for /quit."""
+        name, _, arg = line.partition(" ")
+        if name == "/quit":
+            return None
+        if name == "/reset":
+            self.history.clear()
+            return "(history cleared)"
+        if name == "/system":
+            self.system = arg.strip()
+            return f"(system prompt {'set' if self.system else 'cleared'})"
+        if name == "/temperature":
+            try:
+                self.temperature = max(float(arg), 0.0)
+            except ValueError:
+                return f"(not a number: {arg!r})"
+            return f"(temperature {self.temperature})"
+        return f"(unknown command {name}; {HELP})"
+
+
+def chat(run: str | Path, input: TextIO = sys.stdin, output: TextIO = sys.stdout, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None, device="auto"):
+    """Chat with a run over input/output; interactive with prompts on a terminal, plain when piped."""
+    from lmlab.checkpoint import load_run
+    from lmlab.device import pick_device
+
+    model, tokenizer, record = load_run(run, pick_device(device), stages=("pretrain", "sft"))
+    session = ChatSession(model, tokenizer, system, temperature, top_k, max_new_tokens, seed)
+    interactive = input.isatty()
+    if interactive:
+        if record.get("stage") != "sft":
+            output.write("(note: this is a pre-trained run, not fine-tuned to chat)\n")
+        output.write(f"chatting with {run}; {HELP}\n")
+    while True:
+        if interactive:
+            output.write("> ")
+            output.flush()
+        line = input.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            message = session.command(line)
+            if message is None:
+                break
+            if interactive:
+                output.write(message + "\n")
+            continue
+        try:
+            for piece in session.reply(line):
+                output.write(piece)
+                output.flush()
+        except LmlabError as e:
+            output.write(f"({e})")
+        output.write("\n")

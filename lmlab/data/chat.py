@@ -1,0 +1,132 @@
+"""Conversations: reading them, and the chat template that turns them into tokens and a loss mask.
+
+A conversation is a list of messages {"role": "system" | "user" | "assistant", "content": str}.
+The template, with lmlab's reserved special tokens:
+
+    <|bos|><|system|>You are...<|end|><|user|>Hi<|end|><|assistant|>Hello!<|end|><|user|>...
+
+(the system part only when there is a system message). The loss mask is 1 exactly on the tokens
+of assistant contents and on the <|end|> that closes each assistant turn: the model learns to
+answer and to stop, never to imitate the user or the template.
+
+Files: conversational JSONL ({"messages": [...]} per line), prompt/completion JSONL
+({"prompt": ..., "completion": ...} per line, one user and one assistant turn), or a Hugging Face
+`datasets` save_to_disk folder with either column (when `datasets` is installed).
+
+Truncation rule: a conversation longer than the context (block_size + 1 tokens, as the targets
+are the inputs shifted by one) keeps its first block_size + 1 tokens; one whose kept part holds
+no assistant token is dropped, and the number dropped is reported.
+"""
+
+import json
+from pathlib import Path
+
+from lmlab.errors import LmlabError
+from lmlab.tokenizer import Tokenizer
+
+ROLES = ("system", "user", "assistant")
+
+
+def check_messages(messages, where: str) -> list[dict]:
+    """Validate one conversation; `where` (file:line) leads every error message."""
+    if not isinstance(messages, list) or not messages:
+        raise LmlabError(f'{where}: "messages" must be a non-empty list of {{"role", "content"}} objects')
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise LmlabError(f'{where}: message {i} must be an object with "role" and "content"')
+        if m["role"] not in ROLES:
+            raise LmlabError(f"{where}: message {i} has unknown role {m['role']!r} (expected system, user or assistant)")
+        if not isinstance(m["content"], str):
+            raise LmlabError(f"{where}: message {i} content must be a string, got {type(m['content']).__name__}")
+        if m["role"] == "system" and i != 0:
+            raise LmlabError(f"{where}: message {i} is a system message; only the first message may be one")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise LmlabError(f"{where}: the conversation has no assistant turn, so nothing to learn from")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def from_record(record, where: str) -> list[dict]:
+    """A conversation from one JSON record in either supported format."""
+    if isinstance(record, dict) and "messages" in record:
+        return check_messages(record["messages"], where)
+    if isinstance(record, dict) and "prompt" in record and "completion" in record:
+        if not isinstance(record["prompt"], str) or not isinstance(record["completion"], str):
+            raise LmlabError(f'{where}: "prompt" and "completion" must be strings')
+        return [{"role": "user", "content": record["prompt"]}, {"role": "assistant", "content": record["completion"]}]
+    raise LmlabError(f'{where}: expected {{"messages": [...]}} or {{"prompt": ..., "completion": ...}}')
+
+
+def read_conversations(path: str | Path) -> list[list[dict]]:
+    """Every conversation of a JSONL file or a `datasets` save_to_disk folder."""
+    path = Path(path)
+    if path.is_dir():
+        return _read_hf_dataset(path)
+    if not path.is_file():
+        raise LmlabError(f"{path}: no such file or folder")
+    conversations = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise LmlabError(f"{where}: not UTF-8 text (invalid byte at column {e.start + 1})") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise LmlabError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            conversations.append(from_record(record, where))
+    if not conversations:
+        raise LmlabError(f"{path}: the file holds no conversations (expected one JSON object per line)")
+    return conversations
+
+
+def _read_hf_dataset(path: Path) -> list[list[dict]]:
+    try:
+        import datasets
+    except ModuleNotFoundError:
+        raise LmlabError(f"{path}: reading a datasets folder needs the `datasets` package (pip install datasets)") from None
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as e:
+        raise LmlabError(f"{path}: not a datasets save_to_disk folder ({e})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if "train" not in ds:
+            raise LmlabError(f"{path}: a DatasetDict without a 'train' split (splits: {', '.join(ds)})")
+        ds = ds["train"]
+    return [from_record(record, f"{path}:row {i}") for i, record in enumerate(ds)]
+
+
+def render(tokenizer: Tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
+    """Token ids of a whole conversation and its loss mask (1 on assistant content and its <|end|>)."""
+    return _assemble(tokenizer, messages, tokenizer.encode_batch([m["content"] for m in messages]))
+
+
+def render_all(tokenizer: Tokenizer, conversations: list[list[dict]]) -> list[tuple[list[int], list[int]]]:
+    """render() of many conversations, encoding all their contents in one parallel batch."""
+    contents = iter(tokenizer.encode_batch([m["content"] for c in conversations for m in c]))
+    return [_assemble(tokenizer, c, [next(contents) for _ in c]) for c in conversations]
+
+
+def _assemble(tokenizer: Tokenizer, messages: list[dict], contents: list[list[int]]) -> tuple[list[int], list[int]]:
+    ids, mask = [tokenizer.special_id("<|bos|>")], [0]
+    end = tokenizer.special_id("<|end|>")
+    for m, content in zip(messages, contents):
+        learn = int(m["role"] == "assistant")
+        ids += [tokenizer.special_id(f"<|{m['role']}|>"), *content, end]
+        mask += [0] + [learn] * (len(content) + 1)
+    return ids, mask
+
+
+def render_prompt(tokenizer: Tokenizer, messages: list[dict]) -> list[int]:
+    """The ids the model continues to answer: the conversation so far, then <|assistant|>."""
+    ids, _ = render(tokenizer, messages)
+    return ids + [tokenizer.special_id("<|assistant|>")]
+
+
+def truncate(ids: list[int], mask: list[int], max_tokens: int) -> tuple[list[int], list[int]] | None:
+    """The module docstring's truncation rule: keep the first max_tokens; None when nothing is left to learn."""
+    ids, mask = ids[:max_tokens], mask[:max_tokens]
+    return (ids, mask) if any(mask[1:]) else None

@@ -1,0 +1,252 @@
+"""The built-in instruction tasks: generators of (prompt, answer) pairs, a fixed held-out split,
+an exact-match grader, and the mixture that makes the default SFT data.
+
+Held-out split: an instance is a test instance when the hash of its prompt falls in the lowest
+tenth (`is_held_out`), whatever the seed or the number of examples; training generators reject
+such instances, so no test prompt is ever trained on. The test set of a task is its first n
+distinct held-out prompts drawn with the fixed TEST_SEED.
+
+Grading: exact match after whitespace normalisation (runs of whitespace become one space, ends
+stripped); case and punctuation count.
+"""
+
+import functools
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmlab.errors import LmlabError
+
+TEST_SEED = 20240601
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    make: Callable[[np.random.Generator], tuple[str, str]]  # rng -> (prompt, answer)
+
+
+# ---- resources: words and verses of the built-in corpus, chatterbot conversations -----------
+@functools.cache
+def corpus_words() -> tuple[str, ...]:
+    """Lower-case words of the World English Bible seen at least 5 times, 2 to 8 letters."""
+    from lmlab.data.corpus import bible_verses
+
+    counts = Counter(w for v in bible_verses("web") for w in re.findall(r"[A-Za-z]+", v.text))
+    return tuple(sorted(w for w, k in counts.items() if k >= 5 and 2 <= len(w) <= 8 and w.islower()))
+
+
+@functools.cache
+def short_verses():
+    """Verses of at most 120 characters, so reference and text fit a 128-token context."""
+    from lmlab.data.corpus import bible_verses
+
+    return tuple(v for v in bible_verses("web") if len(v.text) <= 120)
+
+
+@functools.cache
+def chatterbot_pairs() -> tuple[tuple[str, str], ...]:
+    """(question, first answer) of every English chatterbot-corpus conversation."""
+    import yaml
+
+    try:
+        import chatterbot_corpus
+    except ModuleNotFoundError:
+        raise LmlabError("the chatterbot task needs the chatterbot-corpus package (pip install chatterbot-corpus)") from None
+    pairs = []
+    for f in sorted((Path(chatterbot_corpus.__file__).parent / "data" / "english").glob("*.yml")):
+        for conv in yaml.safe_load(f.read_text()).get("conversations", []):
+            if len(conv) >= 2 and isinstance(conv[0], str) and isinstance(conv[1], str) and len(conv[1]) <= 200:
+                pairs.append((conv[0].strip(), conv[1].strip()))
+    return tuple(pairs)
+
+
+# ---- generators ---------------------------------------------------------------------------
+def _number(rng, digits: int) -> int:
+    return int(rng.integers(10 ** (digits - 1) if digits > 1 else 0, 10**digits))
+
+
+def addition(digits: int):
+    def make(rng):
+        a, b = _number(rng, digits), _number(rng, digits)
+        return f"What is {a} + {b}?", str(a + b)
+
+    return make
+
+
+def subtraction(rng):
+    a, b = _number(rng, int(rng.integers(1, 5))), _number(rng, int(rng.integers(1, 5)))
+    a, b = max(a, b), min(a, b)
+    return f"What is {a} - {b}?", str(a - b)
+
+
+def multiplication(rng):
+    a, b = _number(rng, int(rng.integers(1, 3))), _number(rng, int(rng.integers(1, 3)))
+    return f"What is {a} * {b}?", str(a * b)
+
+
+@functools.cache
+def _words(lo: int, hi: int) -> tuple[str, ...]:
+    return tuple(w for w in corpus_words() if lo <= len(w) <= hi)
+
+
+def _word(rng, lo: int = 2, hi: int = 8) -> str:
+    words = _words(lo, hi)
+    return words[int(rng.integers(len(words)))]
+
+
+def spell(rng):
+    w = _word(rng)
+    return f"Spell the word '{w}'.", " ".join(w)
+
+
+def count_letter(rng):
+    w = _word(rng, 3, 8)
+    letter = w[int(rng.integers(len(w)))] if rng.random() < 0.8 else chr(97 + int(rng.integers(26)))
+    return f"How many times does the letter '{letter}' appear in '{w}'?", str(w.count(letter))
+
+
+def reverse_word(rng):
+    w = _word(rng, 3, 6)
+    return f"Spell '{w}' backwards.", " ".join(reversed(w))
+
+
+def _numbers(rng) -> list[int]:
+    return [int(x) for x in rng.integers(0, 100, size=int(rng.integers(3, 7)))]
+
+
+def sort_list(rng):
+    xs = _numbers(rng)
+    return f"Sort these numbers: {', '.join(map(str, xs))}", ", ".join(map(str, sorted(xs)))
+
+
+def max_list(rng):
+    xs = _numbers(rng)
+    return f"Which is the largest: {', '.join(map(str, xs))}?", str(max(xs))
+
+
+def verse_text(rng):
+    verses = short_verses()
+    v = verses[int(rng.integers(len(verses)))]
+    return f"Quote {v.reference}.", v.text
+
+
+def verse_reference(rng):
+    verses = short_verses()
+    v = verses[int(rng.integers(len(verses)))]
+    return f"Where is this verse from? {v.text}", v.reference
+
+
+def chatterbot(rng):
+    pairs = chatterbot_pairs()
+    return pairs[int(rng.integers(len(pairs)))]
+
+
+TASKS = {
+    t.name: t
+    for t in [
+        Task("add_1d", "addition of two 1-digit numbers", addition(1)),
+        Task("add_2d", "addition of two 2-digit numbers", addition(2)),
+        Task("add_3d", "addition of two 3-digit numbers", addition(3)),
+        Task("add_4d", "addition of two 4-digit numbers", addition(4)),
+        Task("sub", "subtraction of 1-4 digit numbers, non-negative result", subtraction),
+        Task("mul", "multiplication of 1-2 digit numbers", multiplication),
+        Task("spell", "spell a corpus word letter by letter", spell),
+        Task("count_letter", "count a letter in a corpus word", count_letter),
+        Task("reverse_word", "reverse a corpus word of 3-6 letters, letter by letter", reverse_word),
+        Task("sort_list", "sort 3-6 numbers below 100", sort_list),
+        Task("max_list", "the largest of 3-6 numbers below 100", max_list),
+        Task("verse_text", "quote a Bible verse (WEB) from its reference", verse_text),
+        Task("verse_reference", "the reference of a quoted Bible verse (WEB)", verse_reference),
+        Task("chatterbot", "small talk: first answer of a chatterbot-corpus conversation", chatterbot),
+    ]
+}
+
+# The default SFT mixture (fractions of conversations). Weighted toward the skills the issue
+# measures (2-3 digit addition, reversing, counting) and the spelling that reversing builds on.
+MIXTURE = {
+    "add_1d": 0.03, "add_2d": 0.12, "add_3d": 0.14, "add_4d": 0.05, "sub": 0.06, "mul": 0.05,
+    "spell": 0.10, "count_letter": 0.12, "reverse_word": 0.14, "sort_list": 0.04, "max_list": 0.04,
+    "verse_text": 0.03, "verse_reference": 0.03, "chatterbot": 0.05,
+}  # fmt: skip
+SYSTEM_PROMPT = "You are a helpful assistant."
+SYSTEM_FRACTION = 0.1  # conversations given SYSTEM_PROMPT, so the model also answers under a system message
+BUILTIN_SIZE = 100_000  # conversations in the built-in SFT data
+
+
+def task(name: str) -> Task:
+    if name not in TASKS:
+        raise LmlabError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def is_held_out(prompt: str) -> bool:
+    return hashlib.blake2b(prompt.encode(), digest_size=2).digest()[0] < 26  # ~10%
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+def grade(prediction: str, answer: str) -> bool:
+    """Exact match after whitespace normalisation."""
+    return normalize(prediction) == normalize(answer)
+
+
+def test_examples(name: str, n: int) -> list[tuple[str, str]]:
+    """The first n distinct held-out instances (fewer when the task has fewer)."""
+    make, rng = task(name).make, np.random.default_rng(TEST_SEED)
+    found: dict[str, str] = {}
+    for _ in range(200 * n):
+        prompt, answer = make(rng)
+        if is_held_out(prompt):
+            found.setdefault(prompt, answer)
+            if len(found) == n:
+                break
+    return list(found.items())
+
+
+def train_example(name: str, rng: np.random.Generator) -> tuple[str, str]:
+    make = task(name).make
+    while True:
+        prompt, answer = make(rng)
+        if not is_held_out(prompt):
+            return prompt, answer
+
+
+def builtin_conversations(n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None) -> list[list[dict]]:
+    """n training conversations drawn from the task mixture (one user and one assistant turn)."""
+    mixture = mixture or MIXTURE
+    names = list(mixture)
+    p = np.array([mixture[k] for k in names], dtype=np.float64)
+    rng = np.random.default_rng([seed, 4])
+    conversations = []
+    for i in rng.choice(len(names), size=n, p=p / p.sum()):
+        prompt, answer = train_example(names[i], rng)
+        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        if rng.random() < SYSTEM_FRACTION:
+            messages.insert(0, {"role": "system", "content": SYSTEM_PROMPT})
+        conversations.append(messages)
+    return conversations
+
+
+def held_out_conversations(n_per_task: int, mixture: dict | None = None) -> list[list[dict]]:
+    """Held-out conversations of every task in the mixture, for the SFT validation loss."""
+    return [
+        [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        for name in (mixture or MIXTURE)
+        for prompt, answer in test_examples(name, n_per_task)
+    ]
+
+
+def list_task_datasets() -> list[tuple[str, str, str]]:
+    """(name, kind, description) of the built-in SFT data and each task, for `lmlab data list`."""
+    mix = ", ".join(f"{k} {v:.0%}" for k, v in MIXTURE.items())
+    rows = [("tasks", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations of the task mixture ({mix})")]
+    return rows + [(t.name, "task", f"{t.description}; ~10% of instances held out for lmlab eval --tasks") for t in TASKS.values()]

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from lmlab.data import tasks
+from lmlab.errors import LmlabError
+
+
+def test_grader_normalises_whitespace_only():
+    assert tasks.grade("  1  2\t3 \n", "1 2 3")
+    assert tasks.grade("tpecca", "tpecca")
+    assert not tasks.grade("123", "1 2 3")  # a wrong format is wrong
+    assert not tasks.grade("The answer is 85", "85")
+    assert not tasks.grade("85.", "85")
+    assert not tasks.grade("Genesis 1:1", "genesis 1:1")
+
+
+@pytest.mark.parametrize("name", ["add_2d", "add_3d", "sub", "mul", "spell", "count_letter", "reverse_word", "sort_list", "max_list"])
+def test_answers_are_right(name):
+    for prompt, answer in tasks.test_examples(name, 20):
+        if name.startswith("add") or name in ("sub", "mul"):
+            a, op, b = prompt.removeprefix("What is ").removesuffix("?").split()
+            assert int(answer) == {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
+        elif name == "spell":
+            assert answer.replace(" ", "") == prompt.split("'")[1]
+        elif name == "reverse_word":
+            word = prompt.split("'")[1]
+            assert answer == " ".join(reversed(word)) and 3 <= len(word) <= 6
+        elif name == "count_letter":
+            letter, word = prompt.split("'")[1], prompt.split("'")[3]
+            assert int(answer) == word.count(letter)
+        elif name == "sort_list":
+            assert answer == ", ".join(map(str, sorted(int(x) for x in prompt.split(": ")[1].split(", "))))
+        elif name == "max_list":
+            assert int(answer) == max(int(x) for x in prompt.split(": ")[1].removesuffix("?").split(", "))
+
+
+@pytest.mark.parametrize("name", ["add_2d", "reverse_word", "verse_reference", "chatterbot"])
+def test_held_out_instances_are_fixed_and_never_trained_on(name):
+    test = tasks.test_examples(name, 50)
+    assert test == tasks.test_examples(name, 50) and len(test) >= 30
+    assert all(tasks.is_held_out(p) for p, _ in test)
+    rng = np.random.default_rng(0)
+    train = {tasks.train_example(name, rng)[0] for _ in range(500)}
+    assert not train & {p for p, _ in test}
+
+
+def test_builtin_mixture_follows_its_proportions_and_has_no_test_prompt():
+    conversations = tasks.builtin_conversations(2000, seed=1)
+    assert conversations == tasks.builtin_conversations(2000, seed=1)
+    users = [c[-2]["content"] for c in conversations]
+    share_3d = np.mean([u.startswith("What is ") and len(u.split()[2]) == 3 and u.split()[3] == "+" for u in users])
+    assert abs(share_3d - tasks.MIXTURE["add_3d"]) < 0.03
+    with_system = np.mean([c[0]["role"] == "system" for c in conversations])
+    assert abs(with_system - tasks.SYSTEM_FRACTION) < 0.03
+    assert not any(tasks.is_held_out(u) for u in users)
+    assert abs(sum(tasks.MIXTURE.values()) - 1.0) < 1e-9
+
+
+def test_unknown_task_lists_the_known_ones():
+    with pytest.raises(LmlabError, match="unknown task 'add9'.*add_2d"):
+        tasks.test_examples("add9", 5)
