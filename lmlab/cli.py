@@ -15,8 +15,8 @@ from lmlab.errors import LmlabError
 LM_STAGES = ("pretrain", "sft")
 
 
-def add_config_flags(parser: argparse.ArgumentParser):
-    for section, cls in SECTIONS.items():
+def add_config_flags(parser: argparse.ArgumentParser, sections: dict | None = None):
+    for section, cls in (sections or SECTIONS).items():
         group = parser.add_argument_group(f"{section} config")
         for f in dataclasses.fields(cls):
             if f.metadata.get("derived"):
@@ -89,6 +89,32 @@ def cmd_run(args):
     print(f"report: {path / 'report.md'}")
 
 
+def cmd_translate_train(args):
+    from lmlab.stages.translate import SECTIONS as TRANSLATE_SECTIONS, translate_configs, translate_train
+
+    names = {f.name for cls in TRANSLATE_SECTIONS.values() for f in dataclasses.fields(cls)}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    model_cfg, train_cfg, data_cfg = translate_configs(overrides)
+    path = translate_train(model_cfg, train_cfg, data_cfg, out=args.out, resume=args.resume, overrides=overrides)
+    print(f"run folder: {path}")
+    print((path / "eval.json").read_text())
+
+
+def cmd_translate(args):
+    from lmlab.translate import translate_text
+
+    print(translate_text(args.run, args.text, beam=args.beam, device=args.device, plot=args.plot_attention))
+    if args.plot_attention:
+        print(f"attention heatmap: {args.plot_attention}")
+
+
+def cmd_compare(args):
+    from lmlab.compare import run_compare
+
+    path = run_compare(out=args.out, quick=args.quick, device=args.device)
+    print(f"report: {path / 'report.md'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -102,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="pre-train a language model on a corpus (next-token prediction)")
     add_training_flags(p, default_preset="cpu-small")
+    p.add_argument("--model", dest="arch", default=None, help="alias of --arch")
     p.set_defaults(fn=cmd_pretrain)
 
     p = sub.add_parser("sample", help="sample text from a trained run, streaming tokens")
@@ -122,6 +149,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)")
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("translate-train", help="train an encoder-decoder translator on KJV -> WEB verse pairs")
+    p.add_argument("--out", help="run folder (default: runs/translate-<timestamp>)")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped translation run")
+    from lmlab.stages.translate import SECTIONS as TRANSLATE_SECTIONS
+
+    add_config_flags(p, TRANSLATE_SECTIONS)
+    p.set_defaults(fn=cmd_translate_train)
+
+    p = sub.add_parser("translate", help="translate KJV-style English to modern English with a translate-train run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("text")
+    p.add_argument("--beam", type=int, default=1, help="beam width (1: greedy search)")
+    p.add_argument("--plot-attention", metavar="PNG", help="save the attention heatmap (rnn-attention runs)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_translate)
+
+    p = sub.add_parser("compare", help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT, recall, gradients, translation; a report")
+    p.add_argument("--out", help="report folder (default: runs/compare-<timestamp>)")
+    p.add_argument("--quick", action="store_true", help="a few minutes instead of about 20")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("data", help="built-in datasets")
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)

@@ -1,0 +1,256 @@
+"""The "beyond RNNs" experiment: what the Transformer changed, measured on one machine.
+
+1. Language modelling at matched parameters and matched wall clock: RNN, LSTM, GRU and GPT, each
+   trained for the same seconds through lmlab.pretrain; validation bits per byte and tokens/s.
+2. Recall at distance d (lmlab.data.recall): accuracy vs d for each architecture.
+3. Vanishing gradients: ||d loss_T / d x_t|| vs T - t for the trained language models.
+4. Translation (KJV -> WEB): BLEU of rnn, rnn-attention and transformer, and BLEU vs source length.
+Writes RUN/report.md and PNG figures. Results are reported as measured, whatever they show.
+"""
+
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmlab.checkpoint import load_run
+from lmlab.config import TrainConfig, build_config
+from lmlab.data.recall import recall_batch, recall_vocab_size
+from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
+from lmlab.device import pick_device
+from lmlab.evaluate import lm_loss
+from lmlab.models import build_model
+from lmlab.models.config import ModelConfig
+from lmlab.stages.common import default_out
+from lmlab.trainer import Trainer
+
+LM_ARCHS = ("rnn", "lstm", "gru", "gpt")
+SEQ2SEQ_MODELS = ("rnn", "rnn-attention", "transformer")
+
+
+@dataclass
+class CompareConfig:
+    data: str = "web"  # the LM corpus
+    gpt_layers: int = 4
+    gpt_width: int = 128  # the recurrent models get the width that matches GPT's parameter count
+    block_size: int = 128
+    lm_seconds: float = 120.0  # per language model
+    recall_distances: tuple = (8, 16, 32, 64, 128, 256, 512)
+    recall_seconds: float = 75.0  # per model
+    recall_width: int = 64
+    translate_seconds: float = 100.0  # per translation model
+    translate_width: int = 128
+    translate_vocab: int = 2000
+    translate_max_len: int = 48
+    translate_pairs: int = 0  # limit every split to this many pairs (0: all)
+    bleu_sentences: int = 300
+    batch_size: int = 16
+    cache_dir: str = ""
+
+
+PRESETS = {
+    "default": CompareConfig(),
+    "quick": CompareConfig(gpt_layers=2, gpt_width=64, block_size=64, lm_seconds=20, recall_distances=(8, 16, 32, 64), recall_seconds=15, translate_seconds=20, translate_width=64, translate_vocab=1000, bleu_sentences=100),
+}
+
+
+def steps_for(model, batch_fn, loss_fn, seconds: float, device, batch_size: int) -> int:
+    """How many optimizer steps fit in `seconds`, timed over a few steps of a throwaway copy."""
+    import copy
+
+    cfg = TrainConfig(max_iters=10**9, batch_size=batch_size, progress=False, device=str(device), dtype="float32")
+    trainer = Trainer(copy.deepcopy(model), cfg, None, batch_fn, loss_fn, device=device)
+    trainer.train_step(trainer.model)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(3):
+        trainer.train_step(trainer.model)
+    per_step = (time.perf_counter() - t0) / 3
+    return max(2, int(seconds / per_step))
+
+
+# ---- 1. language models ----------------------------------------------------------------------
+def matched_width(arch: str, target_params: int, vocab_size: int, block_size: int) -> int:
+    """The recurrent width (n_embd = hidden_size, 2 layers) whose parameter count is closest to target."""
+    def params(width):
+        return sum(p.numel() for p in build_model(ModelConfig(arch=arch, n_layer=2, n_embd=width, block_size=block_size, vocab_size=vocab_size)).parameters())
+
+    return min(range(16, 1025, 8), key=lambda w: abs(params(w) - target_params))
+
+
+def language_models(cc: CompareConfig, out: Path, device) -> dict:
+    tokenizer = prepare_tokenizer(cc.data, "char", 0, cc.cache_dir or None)
+    data = prepare_data(cc.data, tokenizer, 0.1, cc.cache_dir or None, progress=False)
+    V, T = tokenizer.vocab_size, cc.block_size
+    gpt_cfg = ModelConfig(arch="gpt", n_layer=cc.gpt_layers, n_head=4, n_embd=cc.gpt_width, block_size=T, vocab_size=V, pos_encoding="rope", norm="rmsnorm", bias=False)
+    target = sum(p.numel() for p in build_model(gpt_cfg).parameters())
+    results = {}
+    for arch in LM_ARCHS:
+        if arch == "gpt":
+            shape = dict(n_layer=cc.gpt_layers, n_head=4, n_embd=cc.gpt_width, pos_encoding="rope", norm="rmsnorm", bias=False)
+        else:
+            shape = dict(n_layer=2, n_embd=matched_width(arch, target, V, T))
+        overrides = dict(arch=arch, block_size=T, data=cc.data, tokenizer="char", cache_dir=cc.cache_dir, batch_size=cc.batch_size, lr=2e-3, min_lr=2e-4, warmup_iters=10, eval_iters=10, progress=False, dtype="float32", device=str(device), **shape)
+        config = build_config(overrides=overrides)
+        model = build_model(replace(config.model, vocab_size=V))
+
+        def batch_fn(i):
+            x, y = random_batch(data.train, i, cc.batch_size, T, 0)
+            return {"inputs": x, "targets": y}
+
+        steps = steps_for(model, batch_fn, lm_loss, cc.lm_seconds, device, cc.batch_size)
+        config = build_config(overrides={**overrides, "max_iters": steps, "eval_interval": steps, "log_interval": max(1, steps // 10), "warmup_iters": min(10, steps // 2)})
+        from lmlab.stages.pretrain import pretrain
+
+        t0 = time.perf_counter()
+        run = pretrain(config, out=out / f"lm-{arch}")
+        seconds = time.perf_counter() - t0
+        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        speeds = [h["tokens_per_s"] for h in history[1:]] or [history[-1]["tokens_per_s"]]  # the first includes warm-up
+        results[arch] = {"params": sum(p.numel() for p in model.parameters()), "steps": steps, "seconds": seconds, "val_bpb": history[-1]["val_bpb"], "tokens_per_s": float(np.median(speeds)), "run": str(run)}
+    results["_data"] = {"val": data.val, "block_size": T}
+    return results
+
+
+# ---- 2. recall -------------------------------------------------------------------------------
+def recall_models(cc: CompareConfig, device) -> dict:
+    L = max(cc.recall_distances) + 3
+    V = recall_vocab_size()
+    accuracy = {}
+    for arch in LM_ARCHS:
+        if arch == "gpt":
+            cfg = ModelConfig(arch="gpt", n_layer=2, n_head=4, n_embd=cc.recall_width, block_size=L, vocab_size=V, pos_encoding="rope")
+        else:
+            cfg = ModelConfig(arch=arch, n_layer=1, n_embd=cc.recall_width, block_size=L, vocab_size=V)
+        torch.manual_seed(0)
+        model = build_model(cfg)
+
+        def batch_fn(i):
+            x, y = recall_batch(np.random.default_rng([1, i]), cc.batch_size, L, cc.recall_distances)
+            return {"inputs": x, "targets": y}
+
+        steps = steps_for(model, batch_fn, lm_loss, cc.recall_seconds, device, cc.batch_size)
+        tc = TrainConfig(max_iters=steps, batch_size=cc.batch_size, lr=3e-3, min_lr=3e-4, warmup_iters=min(20, steps // 2), eval_interval=10**9, log_interval=10**9, progress=False, device=str(device), dtype="float32")
+        Trainer(model, tc, None, batch_fn, lm_loss, device=device).fit()
+        model.eval()
+        accuracy[arch] = {}
+        with torch.no_grad():
+            for d in cc.recall_distances:
+                x, y = recall_batch(np.random.default_rng([2, d]), 200, L, [d])
+                pred = model(x.to(device), last_only=True)[:, -1].argmax(-1).cpu()
+                accuracy[arch][d] = float((pred == y[:, -1]).float().mean())
+    return accuracy
+
+
+# ---- 3. gradients ----------------------------------------------------------------------------
+def gradient_norms(lm: dict, device) -> dict:
+    """||d loss_T / d x_t|| (mean over a batch) for every t of a block, per trained LM: x_t is the input embedding."""
+    val, T = lm["_data"]["val"], lm["_data"]["block_size"]
+    x, y = random_batch(val, 0, 16, T, 7)
+    norms = {}
+    for arch in LM_ARCHS:
+        model, _, _ = load_run(lm[arch]["run"], device)
+        captured = {}
+
+        def hook(module, inputs, output):
+            output.retain_grad()
+            captured["x"] = output
+
+        handle = model.wte.register_forward_hook(hook)
+        logits = model(x.to(device))
+        F.cross_entropy(logits[:, -1].float(), y[:, -1].to(device)).backward()  # the loss at the last step only
+        handle.remove()
+        g = captured["x"].grad.norm(dim=-1).mean(0)  # (T,)
+        norms[arch] = g.flip(0).tolist()  # index k: distance T-1-t = k
+    return norms
+
+
+# ---- 4. translation --------------------------------------------------------------------------
+def translation_models(cc: CompareConfig, out: Path, device) -> dict:
+    from lmlab.data.translation import translation_pairs
+    from lmlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
+    from lmlab.stages.translate import PairBatches, TranslateDataConfig, evaluate_pairs, seq2seq_loss, translate_train
+    from lmlab.tokenizer import train_tokenizer
+    from lmlab.translate import load_translation_run, score
+
+    pairs = translation_pairs("verse")
+    if cc.translate_pairs:
+        pairs = {s: ps[: cc.translate_pairs] for s, ps in pairs.items()}
+    tokenizer = train_tokenizer("bpe", [p.source for p in pairs["train"]] + [p.target for p in pairs["train"]], cc.translate_vocab)
+    test = pairs["test"][: cc.bleu_sentences]
+    lengths = np.array([len(tokenizer.encode(p.source)) for p in test])
+    thirds = np.quantile(lengths, [1 / 3, 2 / 3])
+    bins = np.digitize(lengths, thirds)  # 0 short, 1 middle, 2 long
+    results = {}
+    for name in SEQ2SEQ_MODELS:
+        mcfg = Seq2SeqConfig(model=name, n_embd=cc.translate_width, n_head=4, dropout=0.1, max_len=cc.translate_max_len, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.special_id("<|pad|>"))
+        train = PairBatches(pairs["train"], tokenizer, cc.translate_max_len)
+        torch.manual_seed(0)
+        steps = steps_for(build_seq2seq(mcfg), lambda i: train.random_batch(i, 32, 0), seq2seq_loss, cc.translate_seconds, device, 32)
+        tc = TrainConfig(max_iters=steps, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_iters=min(50, steps // 2), weight_decay=0.01, eval_interval=steps, eval_iters=5, progress=False, device=str(device), dtype="float32")
+        run = translate_train(mcfg, tc, TranslateDataConfig(bleu_sentences=1), out=out / f"translate-{name}", tokenizer=tokenizer, pairs=pairs)
+        model, _, _ = load_translation_run(run, device)
+        metrics = evaluate_pairs(model, tokenizer, test)
+        hyps = metrics.pop("hypotheses")
+        by_length = [score([h for h, b in zip(hyps, bins) if b == k] or [""], [p.target for p, b in zip(test, bins) if b == k] or [""])["bleu"] for k in range(3)]
+        results[name] = {**metrics, "steps": steps, "bleu_by_length": by_length, "run": str(run)}
+    results["_length_edges"] = [float(t) for t in thirds]
+    return results
+
+
+# ---- the report ------------------------------------------------------------------------------
+def _figure(path: Path, draw):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    draw(ax)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out: Path, lm: dict, recall: dict, grads: dict, tr: dict, cc: CompareConfig, seconds: float) -> Path:
+    lines = ["# Beyond RNNs: recurrent models vs the Transformer", "", f"Measured on this machine in {seconds / 60:.1f} min (`lmlab compare`); numbers as measured.", ""]
+    lines += ["## 1. Language modelling, matched parameters and wall clock", "", f"Corpus `{cc.data}`, character tokens, block {cc.block_size}, about {cc.lm_seconds:.0f} s of training each.", ""]
+    lines += ["| model | params | steps | val bpb | tokens/s |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {lm[a]['params']:,} | {lm[a]['steps']} | {lm[a]['val_bpb']:.3f} | {lm[a]['tokens_per_s']:.0f} |" for a in LM_ARCHS]
+    lines += ["", "## 2. Recall at distance d", "", "Accuracy of predicting the value of a key seen d tokens earlier (chance: 1/8).", ""]
+    lines += ["| model | " + " | ".join(f"d={d}" for d in cc.recall_distances) + " | first d below 50% |", "|---" * (len(cc.recall_distances) + 2) + "|"]
+    for a in LM_ARCHS:
+        below = next((d for d in cc.recall_distances if recall[a][d] < 0.5), None)
+        lines.append(f"| {a} | " + " | ".join(f"{recall[a][d]:.2f}" for d in cc.recall_distances) + f" | {below if below is not None else 'none'} |")
+    lines += ["", "![recall](recall.png)", "", "## 3. Vanishing gradients", "", "||d loss_T / d x_t|| against T - t for the trained language models (log scale).", "", "![gradients](gradients.png)", ""]
+    e1, e2 = tr["_length_edges"]
+    lines += ["## 4. Translation KJV -> WEB", "", f"Greedy search on {tr['rnn']['sentences']} test verses; source-length thirds split at {e1:.0f} and {e2:.0f} tokens.", ""]
+    lines += ["| model | steps | BLEU | chrF | BLEU short | BLEU middle | BLEU long |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {m} | {tr[m]['steps']} | {tr[m]['bleu']:.2f} | {tr[m]['chrf']:.2f} | " + " | ".join(f"{b:.2f}" for b in tr[m]["bleu_by_length"]) + " |" for m in SEQ2SEQ_MODELS]
+    lines += ["", "![bleu by length](bleu_length.png)", ""]
+    _figure(out / "recall.png", lambda ax: ([ax.plot(cc.recall_distances, [recall[a][d] for d in cc.recall_distances], marker="o", label=a) for a in LM_ARCHS], ax.set_xscale("log", base=2), ax.set_xlabel("distance d"), ax.set_ylabel("accuracy"), ax.axhline(0.5, color="gray", ls=":")))
+    _figure(out / "gradients.png", lambda ax: ([ax.plot(range(len(grads[a])), grads[a], label=a) for a in LM_ARCHS], ax.set_yscale("log"), ax.set_xlabel("T - t"), ax.set_ylabel("||d loss_T / d x_t||")))
+    _figure(out / "bleu_length.png", lambda ax: ([ax.plot(["short", "middle", "long"], tr[m]["bleu_by_length"], marker="o", label=m) for m in SEQ2SEQ_MODELS], ax.set_ylabel("BLEU")))
+    (out / "results.json").write_text(json.dumps({"lm": {a: lm[a] for a in LM_ARCHS}, "recall": recall, "gradients": grads, "translation": tr}, indent=1, default=float))
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return out
+
+
+def run_compare(out: str | Path | None = None, quick: bool = False, device="auto", config: CompareConfig | None = None) -> Path:
+    """Run the four experiments and write the report; returns the report folder."""
+    cc = config or PRESETS["quick" if quick else "default"]
+    out = Path(out or default_out("compare"))
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(device)
+    t0 = time.perf_counter()
+    lm = language_models(cc, out, device)
+    recall = recall_models(cc, device)
+    grads = gradient_norms(lm, device)
+    tr = translation_models(cc, out, device)
+    return write_report(out, lm, recall, grads, tr, cc, time.perf_counter() - t0)
