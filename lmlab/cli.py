@@ -70,9 +70,40 @@ def cmd_sample(args):
 def cmd_eval(args):
     from lmlab.evaluate import evaluate_run
 
-    metrics = evaluate_run(args.run, data=args.data, max_tokens=args.max_tokens, device=args.device)
-    for k, v in metrics.items():
-        print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+    if args.tasks:
+        return cmd_eval_tasks(args)
+    for run in args.run:
+        if len(args.run) > 1:
+            print(run)
+        metrics = evaluate_run(run, data=args.data, max_tokens=args.max_tokens, device=args.device)
+        for k, v in metrics.items():
+            print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+
+
+def cmd_eval_tasks(args):
+    from lmlab.evaluate_tasks import task_accuracy
+
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    results = {run: task_accuracy(run, names, args.n, args.device) for run in args.run}
+    print(f"{'task':<16}" + "".join(f"{run[-24:]:>26}" for run in args.run))
+    for name in names:
+        print(f"{name:<16}" + "".join(f"{results[run][name]:>26.1%}" for run in args.run))
+
+
+def cmd_sft(args):
+    from lmlab.stages.sft import sft
+
+    overrides = config_overrides(args)
+    overrides.pop("data", None)  # --data is the chat data, not the config field
+    config = build_config(args.preset, args.config, overrides) if args.preset or args.config else None
+    path = sft(config, init=args.init, data=args.data, out=args.out, resume=args.resume, overrides=overrides)
+    print(f"run folder: {path}")
+
+
+def cmd_chat(args):
+    from lmlab.chat import chat
+
+    chat(args.run, system=args.system, temperature=args.temperature, top_k=args.top_k, max_new_tokens=args.max_new_tokens, seed=args.seed, device=args.device)
 
 
 def cmd_data_list(args):
@@ -143,8 +174,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_sample)
 
-    p = sub.add_parser("eval", help="validation loss, perplexity and bits per byte of a run")
+    p = sub.add_parser("sft", help="supervised fine-tuning of a pre-trained run on chat data", conflict_handler="resolve")
+    p.add_argument("--init", metavar="RUN", help="the pre-trained (or SFT) run to start from")
+    add_training_flags(p)
+    # replaces the config flag --data: here it names the chat data, the corpus stays the init run's
+    p.add_argument("--data", help="conversational or prompt/completion JSONL, or a datasets folder (default: the built-in task mixture)")
+    p.set_defaults(fn=cmd_sft)
+
+    p = sub.add_parser("chat", help="chat with a run, streaming replies (/reset, /system TEXT, /temperature X, /quit)")
     p.add_argument("run", metavar="RUN")
+    p.add_argument("--system", default="", help="system prompt")
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top-k", type=int, default=50)
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_chat)
+
+    p = sub.add_parser("eval", help="validation loss, perplexity and bits per byte of runs; --tasks: exact-match task accuracy")
+    p.add_argument("run", metavar="RUN", nargs="+", help="one or more runs, shown side by side")
+    p.add_argument("--tasks", help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter)")
+    p.add_argument("--n", type=int, default=200, help="held-out instances per task")
     p.add_argument("--data", help="evaluate on this corpus instead of the run's own validation split")
     p.add_argument("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)")
     p.add_argument("--device", default="auto")

@@ -1,0 +1,73 @@
+"""SFT training throughput against pre-training throughput at the same model shape.
+
+Both run the real Trainer step (same optimizer, precision and loss) on the cpu-small model with a
+fresh init: pre-training on B x T windows (T = block_size), SFT on the built-in task mixture with
+the SFT defaults (length-bucketed, right-padded batches). SFT tokens/s counts real tokens only,
+padding excluded; the padded figure is printed too.
+
+    python bench/sft_throughput.py [--steps 30] [--preset cpu-small] [--threads 2]
+"""
+
+import argparse
+import time
+
+import torch
+
+from lmlab.config import build_config
+from lmlab.data import tasks
+from lmlab.data.tokens import prepare_tokenizer
+from lmlab.device import pick_device
+from lmlab.evaluate import lm_loss
+from lmlab.stages.common import new_model
+from lmlab.stages.sft import SFT_DEFAULTS, BucketedBatches, prepare_sft_data
+from lmlab.trainer import Trainer
+
+
+def steps_per_second(trainer: Trainer, steps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        trainer.train_step(trainer.model)
+    t = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(trainer.model)
+    return steps / (time.perf_counter() - t)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu-small")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave the default)")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    config = build_config(args.preset, overrides={"progress": False, "device": str(device)})
+    d, T = config.data, config.model.block_size
+    tokenizer = prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size)
+
+    pre_cfg = config.train
+    B = pre_cfg.batch_size
+    tokens = torch.randint(0, tokenizer.vocab_size, (B, T + 1), generator=torch.Generator().manual_seed(0))
+    pre = Trainer(new_model(config, tokenizer.vocab_size, 0), pre_cfg, None, lambda i: {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}, lm_loss, device=device)
+    pre_rate = steps_per_second(pre, args.steps) * B * T
+
+    sft_cfg = build_config(args.preset, overrides={**SFT_DEFAULTS, "progress": False, "device": str(device)}).train
+    original = tasks.BUILTIN_SIZE
+    tasks.BUILTIN_SIZE = 4000  # enough batches for the benchmark; the length mix is that of the full data
+    data = prepare_sft_data("tasks", tokenizer, T, 0)
+    tasks.BUILTIN_SIZE = original
+    batches = BucketedBatches(data.train, sft_cfg.batch_size, 0, tokenizer.special_id("<|pad|>"))
+    sft = Trainer(new_model(config, tokenizer.vocab_size, 0), sft_cfg, None, batches, lm_loss, device=device)
+    sft_steps = steps_per_second(sft, args.steps)
+    padded = sum(batches(i)["inputs"].numel() for i in range(batches.batches_per_epoch)) / batches.batches_per_epoch
+    sft_rate, sft_padded_rate = sft_steps * batches.tokens_per_batch, sft_steps * padded
+
+    print(f"device {device}, threads {torch.get_num_threads()}, dtype {pre.dtype}, model {config.model.n_layer}x{config.model.n_embd}, block {T}")
+    print(f"pretrain: {pre_rate:,.0f} tokens/s  ({B} x {T} tokens a step)")
+    print(f"sft:      {sft_rate:,.0f} tokens/s  ({batches.tokens_per_batch:.0f} real tokens a step, {sft_padded_rate:,.0f} tokens/s with padding)")
+    print(f"ratio sft / pretrain: {sft_rate / pre_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+import io
+import json
+
+import pytest
+import torch
+
+from lmlab import cli
+from lmlab.config import TrainConfig, build_config
+from lmlab.data.chat import render
+from lmlab.evaluate import lm_loss
+from lmlab.evaluate_tasks import task_accuracy
+from lmlab.models.config import ModelConfig
+from lmlab.models.gpt import GPT
+from lmlab.stages.pretrain import pretrain
+from lmlab.stages.sft import BucketedBatches, collate, sft
+from lmlab.tokenizer import train_char
+from lmlab.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_char(["abcdefghijklmnopqrstuvwxyz ?!.0123456789+"])
+
+
+def examples(tok, n):
+    return [render(tok, [{"role": "user", "content": "q" * (1 + i % 7)}, {"role": "assistant", "content": str(i)}]) for i in range(n)]
+
+
+def tiny_gpt(tok, **kw):
+    torch.manual_seed(0)
+    return GPT(ModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=32, vocab_size=tok.vocab_size, **kw))
+
+
+def test_collate_pads_right_and_learns_only_assistant_tokens(tok):
+    short, long = examples(tok, 2)[0], examples(tok, 7)[6]
+    batch = collate([short, long], pad_id=tok.special_id("<|pad|>"))
+    n = len(short[0]) - 1
+    assert batch["inputs"].shape == (2, len(long[0]) - 1)
+    assert batch["inputs"][0, n:].eq(tok.special_id("<|pad|>")).all() and batch["targets"][0, n:].eq(-100).all()
+    learned = [t for t, m in zip(short[0][1:], short[1][1:]) if m]
+    assert batch["targets"][0][batch["targets"][0] != -100].tolist() == learned == tok.encode("0") + [tok.special_id("<|end|>")]
+
+
+@pytest.mark.parametrize("pos", ["learned", "rope"])
+def test_padding_does_not_change_a_conversations_logits_or_loss(tok, pos):
+    model = tiny_gpt(tok, pos_encoding=pos).eval()
+    short, long = examples(tok, 7)[0], examples(tok, 7)[6]
+    alone = collate([short], tok.special_id("<|pad|>"))
+    padded = collate([short, long], tok.special_id("<|pad|>"))
+    n = alone["inputs"].size(1)
+    assert torch.allclose(model(alone["inputs"])[0], model(padded["inputs"])[0, :n], atol=1e-5)
+    loss_alone, n_alone = lm_loss(model, alone)
+    loss_both, _ = lm_loss(model, padded)
+    loss_long, _ = lm_loss(model, collate([long], tok.special_id("<|pad|>")))
+    assert torch.allclose(loss_both, loss_alone + loss_long, atol=1e-4) and n_alone == 2
+
+
+def test_bucketed_batches_cover_each_epoch_once_and_are_a_pure_function_of_the_index(tok):
+    data = examples(tok, 50)
+    batches = BucketedBatches(data, batch_size=4, seed=3, pad_id=0, window=4)
+    again = BucketedBatches(data, batch_size=4, seed=3, pad_id=0, window=4)
+    assert batches.batches_per_epoch == 13
+    seen = [row[: int((row != -100).sum())] for k in range(13) for row in batches(k)["targets"]]
+    assert len(seen) == 50
+    assert torch.equal(batches(20)["inputs"], again(20)["inputs"]) and torch.equal(batches(2)["inputs"], again(2)["inputs"])
+    assert not torch.equal(batches(0)["inputs"], batches(13)["inputs"])  # each epoch reshuffled
+
+
+def test_gradient_of_one_batch_of_4_equals_accumulating_2_batches_of_2(tok):
+    data = examples(tok, 4)
+    pad = tok.special_id("<|pad|>")
+    grads = []
+    for accum, batch_fn in [(1, lambda i: collate(data, pad)), (2, lambda i: collate(data[2 * i : 2 * i + 2], pad))]:
+        model = tiny_gpt(tok)
+        cfg = TrainConfig(grad_accum=accum, batch_size=4 // accum, grad_clip=0.0, dtype="float32", progress=False)
+        trainer = Trainer(model, cfg, None, batch_fn, lm_loss)
+        trainer.optimizer.step = lambda: grads.append([p.grad.clone() for p in model.parameters()])
+        trainer.train_step(model)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sft")
+    corpus = root / "corpus.txt"
+    corpus.write_text("".join(f"What is {i} + {j}? {i + j}. Spell 'the' backwards.\n" for i in range(30) for j in range(30)))
+    config = build_config("tiny", overrides=dict(data=str(corpus), dtype="float32", progress=False, max_iters=4, block_size=48))
+    return pretrain(config, out=root / "pre")
+
+
+def chat_file(path, n=40):
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"messages": [{"role": "user", "content": f"What is {i} + 1?"}, {"role": "assistant", "content": str(i + 1)}]}) + "\n")
+        f.write(json.dumps({"prompt": "hi", "completion": "hello"}) + "\n")
+    return path
+
+
+def test_pretrain_sft_chat_eval_end_to_end(pretrained, tmp_path, monkeypatch, capsys):
+    data = chat_file(tmp_path / "chat.jsonl")
+    args = ["sft", "--init", str(pretrained), "--data", str(data), "--out", str(tmp_path / "sft"), "--max-iters", "6", "--batch-size", "4", "--eval-interval", "3", "--no-progress", "--dtype", "float32"]
+    assert cli.main(args) == 0
+    run = tmp_path / "sft"
+    record = (run / "config.yaml").read_text()
+    assert "stage: sft" in record and str(data) in record
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()][-1] == 6
+    assert "val_loss" in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is 3 + 1?\n/temperature 0\n/system be short\nhi\n/quit\nnever read\n"))
+    capsys.readouterr()
+    assert cli.main(["chat", str(run), "--max-new-tokens", "5", "--seed", "0"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # piped: one line per reply, nothing else
+    assert cli.main(["eval", str(pretrained), str(run), "--tasks", "add_1d,count_letter", "--n", "3"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].startswith("add_1d") and table[1].count("%") == 2 and table[2].startswith("count_letter")
+    assert set(task_accuracy(run, ["add_1d"], 2)) == {"add_1d"}
+
+
+def test_sft_resume_continues_exactly(pretrained, tmp_path):
+    data = chat_file(tmp_path / "chat.jsonl")
+    cfg = dict(max_iters=4, batch_size=4, eval_interval=2, progress=False, dtype="float32")
+    stopped = sft(init=pretrained, data=data, out=tmp_path / "a", overrides=cfg)
+    sft(resume=stopped, overrides={"max_iters": 6})
+    straight = sft(init=pretrained, data=data, out=tmp_path / "b", overrides={**cfg, "max_iters": 6})
+    losses = lambda run: [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert losses(stopped) == losses(straight)
+
+
+def test_sft_on_the_builtin_tasks_reports_a_learning_curve(pretrained, tmp_path, monkeypatch):
+    monkeypatch.setattr("lmlab.data.tasks.BUILTIN_SIZE", 200)
+    monkeypatch.setattr("lmlab.stages.sft.EVAL_TASK_N", 2)
+    run = sft(init=pretrained, out=tmp_path / "s", overrides=dict(max_iters=2, batch_size=4, eval_interval=2, progress=False))
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"val_loss", "acc_add_2d", "acc_add_3d", "acc_reverse_word", "acc_count_letter"} <= set(last)
+
+
+def test_bad_sft_input_is_one_line_naming_file_and_line(pretrained, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n" + '{"messages": [{"role": "user", "content": "x"}]}\n')
+    assert cli.main(["sft", "--init", str(pretrained), "--data", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert f"{bad}:2: the conversation has no assistant turn" in capsys.readouterr().err
+    assert cli.main(["sft", "--data", str(bad)]) == 2
+    assert "--init" in capsys.readouterr().err
