@@ -78,11 +78,12 @@ class ChatSession:
         return f"(unknown command {name}; {HELP})"
 
 
-def chat(run: str | Path, input: TextIO = sys.stdin, output: TextIO = sys.stdout, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None, device="auto"):
+def chat(run: str | Path, input: TextIO | None = None, output: TextIO | None = None, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None, device="auto"):
     """Chat with a run over input/output; interactive with prompts on a terminal, plain when piped."""
     from lmlab.checkpoint import load_run
     from lmlab.device import pick_device
 
+    input, output = input or sys.stdin, output or sys.stdout
     model, tokenizer, record = load_run(run, pick_device(device), stages=("pretrain", "sft"))
     session = ChatSession(model, tokenizer, system, temperature, top_k, max_new_tokens, seed)
     interactive = input.isatty()
