@@ -12,3 +12,10 @@ def pretrain(config=None, out=None, resume=None, overrides=None):
     from lmlab.stages.pretrain import pretrain as _pretrain
 
     return _pretrain(config or build_config("cpu-small"), out=out, resume=resume, overrides=overrides)
+
+
+def sft(config=None, init=None, data=None, out=None, resume=None, overrides=None):
+    """Fine-tune a pre-trained run on chat data (default: the built-in task mixture); see lmlab.stages.sft."""
+    from lmlab.stages.sft import sft as _sft
+
+    return _sft(config, init=init, data=data, out=out, resume=resume, overrides=overrides)
