@@ -56,13 +56,13 @@ def full_loss(model, split: np.ndarray, block_size: int, batch_size: int, device
     return total / max(count, 1)
 
 
-def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16) -> dict:
+def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16, progress: bool = True) -> dict:
     """val loss, perplexity and bits per byte of a run on its validation split (or on `data`)."""
     from tqdm.auto import tqdm
 
     from lmlab.checkpoint import load_run
     from lmlab.data.tokens import prepare_data
-    from lmlab.device import pick_device
+    from lmlab.device import autocast, pick_device, resolve_dtype
 
     device = pick_device(device)
     model, tokenizer, record = load_run(run, device, stages=("pretrain", "sft"))
@@ -72,7 +72,8 @@ def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto
     T = model.config.block_size
     tokens.check_fits(T)
     n_windows = (min(len(split) - 1, max_tokens or len(split)) - T) // T + 1
-    with tqdm(total=n_windows, desc="eval", unit="block", leave=False) as bar:
+    dtype = resolve_dtype(record["train"]["dtype"], device)
+    with tqdm(total=n_windows, desc="eval", unit="block", leave=False, disable=not progress) as bar, autocast(device, dtype):
         loss = full_loss(model, split, T, batch_size, device, max_tokens, bar)
     metrics = metrics_from_loss(loss, tokens.bytes_per_token["val"])
     metrics["tokens"] = n_windows * T
