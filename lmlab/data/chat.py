@@ -18,9 +18,9 @@ are the inputs shifted by one) keeps its first block_size + 1 tokens; one whose 
 no assistant token is dropped, and the number dropped is reported.
 """
 
-import json
 from pathlib import Path
 
+from lmlab.data.corpus import jsonl_records
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer
 
@@ -63,21 +63,7 @@ def read_conversations(path: str | Path) -> list[list[dict]]:
         return _read_hf_dataset(path)
     if not path.is_file():
         raise LmlabError(f"{path}: no such file or folder")
-    conversations = []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise LmlabError(f"{where}: not UTF-8 text (invalid byte at column {e.start + 1})") from None
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LmlabError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            conversations.append(from_record(record, where))
+    conversations = [from_record(record, f"{path}:{lineno}") for lineno, record in jsonl_records(path)]
     if not conversations:
         raise LmlabError(f"{path}: the file holds no conversations (expected one JSON object per line)")
     return conversations

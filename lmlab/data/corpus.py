@@ -115,8 +115,8 @@ def _read_text_file(path: Path) -> Iterator[str]:
         raise LmlabError(f"{path}: the file is empty (expected UTF-8 text)")
 
 
-def _read_jsonl(path: Path) -> Iterator[str]:
-    n = 0
+def jsonl_records(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed JSON) of every non-blank line; bad UTF-8 or JSON names file:line."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
@@ -126,13 +126,18 @@ def _read_jsonl(path: Path) -> Iterator[str]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
                 raise LmlabError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise LmlabError(f'{path}:{lineno}: expected an object with a string field "text"')
-            n += 1
-            yield record["text"]
+
+
+def _read_jsonl(path: Path) -> Iterator[str]:
+    n = 0
+    for lineno, record in jsonl_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise LmlabError(f'{path}:{lineno}: expected an object with a string field "text"')
+        n += 1
+        yield record["text"]
     if n == 0:
         raise LmlabError(f"{path}: the file is empty (expected one JSON object per line)")
 
