@@ -1,6 +1,7 @@
 """Where and how a run computes: device choice, bf16 autocast, and the DDP process group."""
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,23 +75,16 @@ def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
     return Distributed(rank, local_rank, world), device
 
 
-def measure_peak_flops(device: torch.device, dtype: torch.dtype, cache_dir: Path | None = None) -> float:
-    """The matmul FLOP/s this device reaches (the denominator of MFU), measured once and cached."""
-    import json
+@functools.cache
+def measure_peak_flops(device: torch.device, dtype: torch.dtype) -> float:
+    """The matmul FLOP/s this device reaches now (the denominator of MFU): best of a few 1k/8k matmuls."""
     import time
 
-    threads = torch.get_num_threads() if device.type == "cpu" else 0
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    key = f"{name}-{threads}-{dtype}"
-    cache = (cache_dir or Path.home() / ".cache" / "lmlab") / "peak_flops.json"
-    known = json.loads(cache.read_text()) if cache.is_file() else {}
-    if key in known:
-        return known[key]
     n = 1024 if device.type == "cpu" else 8192
     a = torch.full((n, n), 0.5, device=device, dtype=dtype)  # no random numbers: leave the RNG alone
     b = torch.full((n, n), 0.25, device=device, dtype=dtype)
     best = float("inf")
-    for _ in range(5):
+    for _ in range(6):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
@@ -98,7 +92,4 @@ def measure_peak_flops(device: torch.device, dtype: torch.dtype, cache_dir: Path
         if device.type == "cuda":
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t)
-    known[key] = 2 * n**3 / best
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(known))
-    return known[key]
+    return 2 * n**3 / best

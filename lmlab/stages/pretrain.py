@@ -43,7 +43,7 @@ def pretrain(config: RunConfig, out: str | Path | None = None, resume: str | Pat
         model, t, run, batch_fn, lm_loss, eval_fn, device, s.dist,
         tokens_per_step=t.batch_size * T * t.grad_accum * s.dist.world_size,
         flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
-        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device), data.path.parent.parent) * s.dist.world_size,
+        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * s.dist.world_size,
     )
     if s.resuming:
         trainer.resume()
