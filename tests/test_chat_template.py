@@ -110,3 +110,14 @@ def test_chat_commands(tok):
     assert session.temperature == 0.0
     assert "not a number" in session.command("/temperature hot")
     assert session.command("/quit") is None
+
+
+def test_reads_a_datasets_save_to_disk_folder(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_list([{"prompt": "p", "completion": "c"}]).save_to_disk(str(tmp_path / "ds"))
+    assert read_conversations(tmp_path / "ds") == [[{"role": "user", "content": "p"}, {"role": "assistant", "content": "c"}]]
+
+
+def test_a_folder_without_datasets_installed_or_saved_is_a_user_error(tmp_path):
+    with pytest.raises(LmlabError, match=str(tmp_path)):
+        read_conversations(tmp_path)
