@@ -24,7 +24,6 @@ from lmlab.checkpoint import RunFolder
 from lmlab.config import RunConfig, build_config
 from lmlab.data import tasks
 from lmlab.data.chat import read_conversations, render_all, truncate
-from lmlab.data.tokens import default_cache_dir
 from lmlab.device import measure_peak_flops, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.evaluate import lm_loss
@@ -169,7 +168,7 @@ def sft(config: RunConfig | None = None, init: str | Path | None = None, data: s
         model, t, run, batch_fn, lm_loss, eval_fn, device, s.dist,
         tokens_per_step=math.ceil(batch_fn.tokens_per_batch * t.grad_accum * s.dist.world_size),
         flops_per_token=model.flops_per_token(),
-        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device), default_cache_dir()) * s.dist.world_size,
+        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * s.dist.world_size,
     )  # fmt: skip
     if s.resuming:
         trainer.resume()
