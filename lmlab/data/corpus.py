@@ -10,6 +10,7 @@ import codecs
 import hashlib
 import importlib
 import json
+import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,15 +56,18 @@ def bible_verses(version: str = "web") -> list[Verse]:
 
 
 def bible_documents(version: str = "web") -> Iterator[str]:
-    """One document per book, one verse per line, each line led by its reference ("John 3:16 For God...")."""
-    lines, book = [], None
+    """One document per chapter, one verse per line, each line led by its reference ("John 3:16 For God...").
+
+    The chapters come in a fixed shuffled order, so the held-out tail of the token stream (the
+    validation split) is a random tenth of the chapters rather than the last books alone.
+    """
+    chapters: dict[tuple[str, int], list[str]] = {}
     for v in bible_verses(version):
-        if book is not None and v.book != book:
-            yield "".join(lines)
-            lines = []
-        book = v.book
-        lines.append(f"{v.reference} {v.text}\n")
-    yield "".join(lines)
+        chapters.setdefault((v.book, v.chapter), []).append(f"{v.reference} {v.text}\n")
+    order = list(chapters)
+    random.Random(0).shuffle(order)
+    for key in order:
+        yield "".join(chapters[key])
 
 
 @dataclass(frozen=True)
