@@ -28,7 +28,7 @@ def main():
     t = time.perf_counter()
     tok = train_bpe(pieces, args.vocab_size)
     train_s = time.perf_counter() - t
-    encode_s = median_time(lambda: tok.encode_batch(pieces), warmup=1, rounds=3)
+    encode_s = median_time(lambda: tok.encode_batch(pieces), warmup=1, rounds=7)
     print(f"corpus {args.data}: {n_bytes / 1e6:.2f} MB")
     print(f"BPE training (vocab {args.vocab_size}): {train_s:.2f} s ({n_bytes / 1e6 / train_s:.1f} MB/s)")
     print(f"BPE batch encoding: {n_bytes / 1e6 / encode_s:.1f} MB/s on {torch.get_num_threads()} threads")
@@ -48,7 +48,7 @@ def main():
             opt.zero_grad(set_to_none=True)
 
         step_s = median_time(step, warmup=1, rounds=3)
-        print(f"batch draw {batch_s * 1e3:.3f} ms vs training step {step_s * 1e3:.0f} ms (6/6/384, B8 T256): {batch_s / step_s:.2%} of step time")
+        print(f"batch draw {batch_s * 1e3:.3f} ms vs training step {step_s * 1e3:.0f} ms (6/6/384, B8 T256): {batch_s / step_s:.3%} of step time")
 
 
 if __name__ == "__main__":

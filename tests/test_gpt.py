@@ -22,6 +22,7 @@ def test_forward_gives_logits_and_loss_for_every_option(pos, norm, mlp):
 
 
 @pytest.mark.parametrize("pos", ["learned", "sinusoidal", "rope"])
+@torch.no_grad()  # as in generation: one-token steps take the split matrix-vector path
 def test_kv_cache_logits_equal_full_recomputation(pos):
     model = tiny(pos_encoding=pos, n_kv_head=2).eval()
     idx = torch.randint(0, 50, (2, 16))

@@ -93,7 +93,7 @@ def _tokenize_to(path: Path, source: str, tokenizer: Tokenizer, val_fraction: fl
             pending = []
             for piece in chunk_lines(doc):
                 pending.append(piece)
-                if len(pending) == 16:  # encode_batch runs its pieces in parallel
+                if len(pending) == 256:  # encode_batch runs its pieces in parallel
                     n_tokens, n_bytes = _write(f, tokenizer, pending, dtype, n_tokens, n_bytes, bar)
                     pending = []
             n_tokens, n_bytes = _write(f, tokenizer, pending, dtype, n_tokens, n_bytes, bar)
