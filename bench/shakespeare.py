@@ -19,8 +19,8 @@ from lmlab.config import build_config
 from lmlab.evaluate import evaluate_run
 from lmlab.stages.pretrain import pretrain
 
-BEST = dict(pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False, dtype="bfloat16", n_layer=4, n_head=4, n_embd=192,
-            block_size=128, batch_size=16, lr=3e-3, min_lr=3e-4, warmup_iters=50, beta2=0.99, eval_interval=100000)
+BEST = dict(pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False, dtype="bfloat16", n_layer=6, n_head=4, n_embd=128,
+            block_size=64, batch_size=16, lr=3e-3, min_lr=1e-4, warmup_iters=50, beta2=0.99, eval_interval=100000)
 
 
 def timed_pretrain(config, out):
@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--budget", type=float, default=0, help="seconds for the best-settings run (default: the preset's time)")
     ap.add_argument("--skip-preset", action="store_true")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override the best settings")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         budget = args.budget
@@ -45,13 +46,16 @@ def main():
             m = evaluate_run(f"{tmp}/preset", device="cpu", progress=False)
             print(f"shakespeare-char preset: 2000 iters in {seconds:.0f} s, full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")
             budget = budget or seconds
-        probe = build_config(overrides={"data": args.data, "tokenizer": "char", "progress": False, **BEST, "max_iters": 30, "warmup_iters": 5})
-        probe_s, _ = timed_pretrain(probe, f"{tmp}/probe")
-        iters = int(30 * budget / probe_s * 0.9)  # the probe's time includes start-up; keep a margin
-        cfg = build_config(overrides={"data": args.data, "tokenizer": "char", "progress": False, **BEST, "max_iters": iters})
+        best = {**BEST, **dict(kv.split("=", 1) for kv in args.set)}
+        probe = build_config(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": 40, "warmup_iters": 5, "log_interval": 10})
+        probe_s, steps = timed_pretrain(probe, f"{tmp}/probe")
+        step_s = probe.train.batch_size * probe.model.block_size / steps[-1]["tokens_per_s"]  # steady state, after warm-up
+        overhead = probe_s - 40 * step_s  # start-up and the final evaluation
+        iters = int((budget - overhead) / step_s * 0.97)
+        cfg = build_config(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": iters})
         seconds, _ = timed_pretrain(cfg, f"{tmp}/best")
         m = evaluate_run(f"{tmp}/best", device="cpu", progress=False)
-        print(f"best settings {BEST}: {iters} iters in {seconds:.0f} s (budget {budget:.0f} s), full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")
+        print(f"best settings {best}: {iters} iters in {seconds:.0f} s (budget {budget:.0f} s), full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")
 
 
 if __name__ == "__main__":

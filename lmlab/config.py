@@ -73,7 +73,7 @@ PRESETS = {
     "shakespeare-char": dict(  # nanoGPT's CPU recipe (README, "I only have a macbook")
         n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, tokenizer="char",
         max_iters=2000, lr_decay_iters=2000, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_iters=100,
-        beta2=0.99, eval_interval=250, eval_iters=20, dtype="float32",
+        beta2=0.99, eval_interval=250, eval_iters=20,
     ),
     "gpt2-124m": dict(  # GPT-2 small, for GPUs
         n_layer=12, n_head=12, n_embd=768, block_size=1024, bpe_vocab_size=50304, tokenizer="bpe",

@@ -32,9 +32,9 @@ from lmlab.stages.common import new_model, setup_stage
 from lmlab.tokenizer import Tokenizer
 from lmlab.trainer import Trainer
 
-# Training defaults on top of the init run's config: from cpu-small these take about 6 minutes
+# Training defaults on top of the init run's config: from cpu-small these take about 5.5 minutes
 # on 2 CPU cores (96 conversations of ~25 tokens a step, about 2,300 tokens, like a cpu-small pre-training step).
-SFT_DEFAULTS = dict(max_iters=1200, batch_size=96, grad_accum=1, lr=1e-3, min_lr=1e-4, warmup_iters=50, lr_decay_iters=0, schedule="cosine", eval_interval=200, log_interval=10)
+SFT_DEFAULTS = dict(max_iters=1000, batch_size=96, grad_accum=1, lr=1e-3, min_lr=1e-4, warmup_iters=50, lr_decay_iters=0, schedule="cosine", eval_interval=250, log_interval=10)
 BUCKET_WINDOW = 16  # batches sorted by length together
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
 EVAL_TASK_N = 32  # held-out instances per headline task measured at each evaluation (the learning curve)
