@@ -21,6 +21,7 @@ import torch
 import yaml
 from safetensors.torch import load_model, save_model
 
+from lmlab.config import build_config, load_yaml
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer
 
@@ -54,11 +55,8 @@ class RunFolder:
             raise LmlabError(f"{self.path}: no such run folder")
         if not f.is_file():
             raise LmlabError(f"{self.path}: not an lmlab run folder (no config.yaml)")
-        try:
-            record = yaml.safe_load(f.read_text())
-        except yaml.YAMLError as e:
-            raise LmlabError(f"{f}: not valid YAML ({e})") from None
-        version = record.get("lmlab_format") if isinstance(record, dict) else None
+        record = load_yaml(f)
+        version = record.get("lmlab_format")
         if version != FORMAT_VERSION:
             raise LmlabError(f"{self.path}: run folder format {version!r} is not supported by this lmlab (expected {FORMAT_VERSION})")
         return record
@@ -122,7 +120,6 @@ class RunFolder:
 
 def load_run(path: str | Path, device: torch.device | str = "cpu", stages: tuple[str, ...] | None = None):
     """A trained run ready for inference: (model in eval mode, tokenizer, config record)."""
-    from lmlab.config import build_config
     from lmlab.models import build_model
 
     run = RunFolder(path)

@@ -12,9 +12,6 @@ import sys
 from lmlab.config import SECTIONS, build_config
 from lmlab.errors import LmlabError
 
-LM_STAGES = ("pretrain", "sft")
-
-
 def add_config_flags(parser: argparse.ArgumentParser, sections: dict | None = None):
     for section, cls in (sections or SECTIONS).items():
         group = parser.add_argument_group(f"{section} config")

@@ -37,6 +37,7 @@ class TrainConfig:
     device: str = opt("auto", 'auto | cpu | cuda | cuda:N')
     seed: int = opt(1337, "random seed (weights, batches, dropout)")
     progress: bool = opt(True, 'show a progress bar')
+    carry_state: bool = opt(False, 'recurrent models: read the corpus in order and carry the hidden state across consecutive blocks')
 
 
 @dataclass
@@ -165,6 +166,3 @@ def load_yaml(path: str) -> dict:
         raise LmlabError(f"{path}: expected a mapping of config keys to values")
     return data
 
-
-def save_yaml(path: Path, data: dict):
-    path.write_text(yaml.safe_dump(data, sort_keys=False))

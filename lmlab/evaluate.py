@@ -15,8 +15,10 @@ from lmlab.data.tokens import random_batch
 
 def lm_loss(model, batch: dict):
     """Summed next-token cross-entropy over the targets (-100 is ignored), and their count."""
-    logits = model(batch["inputs"])
-    targets = batch["targets"]
+    return lm_loss_from_logits(model(batch["inputs"]), batch["targets"])
+
+
+def lm_loss_from_logits(logits, targets):
     loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
     return loss, int((targets != -100).sum())
 

@@ -1,5 +1,6 @@
 """The recurrent language models: shapes, learning, and the shared pretrain / sample / eval path."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +75,27 @@ def test_pretrain_sample_eval_through_the_cli(tmp_path, capsys):
 def test_pretrain_rejects_an_unknown_arch(tmp_path, capsys):
     assert main(["pretrain", "--preset", "tiny", "--arch", "transformerxl", "--out", str(tmp_path / "r")]) == 2
     assert "arch must be one of" in capsys.readouterr().err
+
+
+def test_sequential_batches_continue_each_row_in_time():
+    from lmlab.data.tokens import sequential_batch
+
+    split = np.arange(10_000, dtype=np.uint16)
+    x0, y0, restart0 = sequential_batch(split, 0, 1, 4, 16, n_streams=2)
+    x1, _, restart1 = sequential_batch(split, 1, 1, 4, 16, n_streams=2)
+    assert restart0 and not restart1
+    assert (x1[:, 0] == y0[:, -1]).all()  # the next block starts where the last one ended
+    assert len(set(x0[:, 0].tolist())) == 4  # four distinct streams
+
+
+def test_carried_state_training_learns_and_gpt_is_refused(text_file, tmp_path):
+    import json
+
+    from lmlab.errors import LmlabError
+
+    base = dict(data=str(text_file), progress=False, dtype="float32", carry_state=True, max_iters=30, log_interval=5, eval_interval=30, grad_accum=2)
+    run = pretrain(build_config("tiny", overrides={**base, "arch": "lstm", "n_layer": 1, "lr": 1e-2}), out=tmp_path / "lstm")
+    losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert losses[-1] < losses[0] * 0.8
+    with pytest.raises(LmlabError, match="carry_state needs a recurrent model"):
+        pretrain(build_config("tiny", overrides=base), out=tmp_path / "gpt")

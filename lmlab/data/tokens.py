@@ -144,3 +144,17 @@ def random_batch(split: np.ndarray, index: int, batch_size: int, block_size: int
     window = split[starts[:, None] + np.arange(block_size + 1)].astype(np.int64)  # (B, T+1)
     window = torch.from_numpy(window)
     return window[:, :-1], window[:, 1:]
+
+
+def sequential_batch(split: np.ndarray, step: int, stream: int, batch_size: int, block_size: int, n_streams: int):
+    """Block number `step` of B consecutive-in-time rows, for a model that carries state across blocks.
+
+    The split is cut into n_streams * B equal streams; batch row b of stream group `stream` reads
+    stream stream * B + b, and step s reads its s-th block of T tokens (wrapping at the end), so
+    row b of step s + 1 continues exactly where row b of step s ended.
+    """
+    length = (len(split) - 1) // (n_streams * batch_size)
+    blocks = length // block_size
+    offsets = (stream * batch_size + np.arange(batch_size)) * length + (step % blocks) * block_size
+    window = torch.from_numpy(split[offsets[:, None] + np.arange(block_size + 1)].astype(np.int64))  # (B, T+1)
+    return window[:, :-1], window[:, 1:], step % blocks == 0

@@ -44,6 +44,8 @@ class RecurrentLM(nn.Module):
                     nn.init.zeros_(p)
                     p.data[H : 2 * H] = 1.0
 
+    last_state = None
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -55,13 +57,15 @@ class RecurrentLM(nn.Module):
         recurrent = sum(p.numel() for p in self.rnn.parameters())
         return 6 * (recurrent + self.lm_head.weight.numel())
 
-    def forward(self, idx, targets=None, last_only: bool = False):
+    def forward(self, idx, targets=None, last_only: bool = False, state=None):
         """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
 
         With targets (B, T), also returns the mean cross-entropy over targets != -100.
+        `state` is the recurrent state to start from (zeros when None); after the call,
+        self.last_state holds the final state, for carrying it into the next block.
         """
         x = self.drop(self.wte(idx) * self.input_scale)  # (B, T, C)
-        h, _ = self.rnn(x)  # (B, T, H): the top layer's state at every step
+        h, self.last_state = self.rnn(x, state)  # h (B, T, H): the top layer's state at every step
         h = self.drop(h)
         if last_only:
             h = h[:, -1:, :]
