@@ -39,9 +39,9 @@ class CompareConfig:
     gpt_layers: int = 4
     gpt_width: int = 128  # the recurrent models get the width that matches GPT's parameter count
     block_size: int = 128
-    lm_seconds: float = 120.0  # per language model
+    lm_seconds: float = 100.0  # per language model (with start-up and evaluation each takes ~1.2x this)
     recall_distances: tuple = (8, 16, 32, 64, 128, 256, 512)
-    recall_seconds: float = 75.0  # per model
+    recall_seconds: float = 65.0  # per model
     recall_width: int = 64
     translate_seconds: float = 100.0  # per translation model
     translate_width: int = 128

@@ -18,6 +18,12 @@ def lm_loss(model, batch: dict):
     return lm_loss_from_logits(model(batch["inputs"]), batch["targets"])
 
 
+def target_only_loss(model, batch: dict):
+    """lm_loss with the output head run only where there are targets (GPT.forward's target_mask)."""
+    mask = batch["targets"] != -100
+    return lm_loss_from_logits(model(batch["inputs"], target_mask=mask), batch["targets"][mask])
+
+
 def lm_loss_from_logits(logits, targets):
     loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
     return loss, int((targets != -100).sum())

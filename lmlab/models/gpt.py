@@ -234,8 +234,11 @@ class GPT(nn.Module):
     def new_cache(self, batch_size: int, device) -> KVCache:
         return KVCache(self.config, batch_size, device, dtype=self.lm_head.weight.dtype)
 
-    def forward(self, idx, targets=None, cache: KVCache | None = None, last_only: bool = False, attn_mask=None):
+    def forward(self, idx, targets=None, cache: KVCache | None = None, last_only: bool = False, attn_mask=None, target_mask=None):
         """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
+
+        With target_mask (B, T) bool, logits only where it is True, (N, V): SFT scores assistant
+        tokens only, and skipping the head on the rest saves its matmul and softmax there.
 
         With targets (B, T), also returns the mean cross-entropy over targets != -100.
         With a cache, idx holds the next positions after cache.pos, and the cache advances.
@@ -265,6 +268,8 @@ class GPT(nn.Module):
         x = self.ln_f(x)
         if last_only:
             x = x[:, -1:, :]
+        elif target_mask is not None:
+            x = x[target_mask]  # (N, C)
         logits = self.lm_head(x)
         if targets is None:
             return logits
