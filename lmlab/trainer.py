@@ -91,6 +91,7 @@ class Trainer:
         self.tokens_per_step, self.flops_per_token, self.peak_flops = tokens_per_step, flops_per_token, peak_flops
         self.history: list[dict] = []
         self._stop = False
+        self._tensorboard = None  # a SummaryWriter when tensorboard is installed, False when not
 
     # ---- state ----------------------------------------------------------------------------
     def state(self) -> dict:
@@ -127,6 +128,13 @@ class Trainer:
         if self.dist.is_main and self.run is not None:
             with open(self.run.path / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if self._tensorboard is None:
+                self._tensorboard = _tensorboard_writer(self.run.path / "tensorboard")
+            if self._tensorboard:
+                for key, value in record.items():
+                    if key != "step":
+                        self._tensorboard.add_scalar(key, value, record["step"])
+                self._tensorboard.flush()
 
     # ---- the loop -------------------------------------------------------------------------
     def evaluate(self) -> dict:
@@ -223,3 +231,12 @@ def _main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
+
+
+def _tensorboard_writer(path):
+    """Metrics go to TensorBoard too when it is installed (`pip install tensorboard`)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return False
+    return SummaryWriter(str(path))

@@ -69,3 +69,14 @@ def test_interrupt_keeps_last_checkpoint_loadable(text_file, tmp_path):
     (run / "ckpt" / ".step-0000016.tmp999" / "model.safetensors").write_bytes(b"partial")
     pretrain(build_config(), resume=run, overrides={"max_iters": 10})
     assert (run / "ckpt" / "LATEST").read_text() == "step-0000010"
+
+
+def test_metrics_also_go_to_tensorboard_when_installed(text_file, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = pretrain(tiny_config(text_file, max_iters=10, log_interval=5), out=tmp_path / "tb")
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss")] == [5, 8, 10]  # every log step and every eval step
+    assert [e.step for e in events.Scalars("val_loss")] == [8, 10]
