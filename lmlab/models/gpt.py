@@ -58,7 +58,7 @@ class Linear(nn.Linear):
             return super().forward(x)
         w = self.weight.view(k, self.out_features // k, self.in_features)  # (k, out/k, in)
         if torch.is_autocast_enabled("cpu"):
-            w, x = w.to(torch.get_autocast_dtype("cpu")), x.to(torch.get_autocast_dtype("cpu"))
+            w = w.to(torch.get_autocast_dtype("cpu"))
         # x as a (1, in, 1) column with the strides of a transposed row: bmm's fast layout.
         column = x.reshape(1, 1, -1).transpose(1, 2).expand(k, -1, 1).to(w.dtype)
         y = torch.bmm(w, column).view(*x.shape[:-1], self.out_features)  # (k, out/k, 1) -> (..., out)
