@@ -123,7 +123,9 @@ class AdditiveAttention(nn.Module):
     def forward(self, s_prev, Uh, h, mask):
         """s_prev (B, H); Uh = U(h) (B, S, A), precomputed once per sentence; h (B, S, 2H); mask (B, S).
         Returns the context c_i (B, 2H) and the weights alpha_i (B, S), zero at padding."""
-        e = self.v(torch.tanh(self.W(s_prev)[:, None, :] + Uh)).squeeze(-1)  # (B, S)
+        # v^T as a weighted sum, not a (B*S, A) x (A, 1) matmul: on CPUs that one-column GEMM and its
+        # backward are several times slower than the elementwise form.
+        e = (torch.tanh(self.W(s_prev)[:, None, :] + Uh) * self.v.weight[0]).sum(-1)  # (B, S)
         alpha = F.softmax(e.float().masked_fill(~mask, float("-inf")), dim=-1).to(h.dtype)
         c = torch.bmm(alpha[:, None, :], h).squeeze(1)  # (B, 1, S) x (B, S, 2H) -> (B, 2H)
         return c, alpha
@@ -147,21 +149,27 @@ class AttentionSeq2Seq(Seq2SeqBase):
         h, h_n = self.encode_gru(self.encoder, src)  # h (B, S, 2H): [forward; backward] annotations
         return {"h": h, "Uh": self.attention.U(h), "mask": self.src_mask(src), "s": torch.tanh(self.init_state(h_n[-1]))}
 
+    def readout(self, s, c, y):
+        """p(y_i) from s_i, c_i and E y_{i-1}; any leading shape ((B,) or (B, T))."""
+        return self.logits(torch.tanh(self.out(self.drop(torch.cat([s, c, y], dim=-1)))))
+
     def step(self, state, y_prev):
         y = self.embed(y_prev)  # (B, E)
         c, alpha = self.attention(state["s"], state["Uh"], state["h"], state["mask"])
         s = self.cell(torch.cat([y, c], dim=-1), state["s"])
-        logits = self.logits(torch.tanh(self.out(self.drop(torch.cat([s, c, y], dim=-1)))))
-        return logits, alpha, {**state, "s": s}
+        return self.readout(s, c, y), alpha, {**state, "s": s}
 
     def forward(self, src, tgt_in, return_attention: bool = False):
         state = self.encode(src)
-        logits, alphas = [], []
-        for i in range(tgt_in.size(1)):  # the attention needs s_{i-1}, so the decoder runs step by step
-            logits_i, alpha, state = self.step(state, tgt_in[:, i])
-            logits.append(logits_i)
+        y = self.embed(tgt_in)  # (B, T, E)
+        s, states, contexts, alphas = state["s"], [], [], []
+        for i in range(tgt_in.size(1)):  # the attention needs s_{i-1}, so the recurrence runs step by step
+            c, alpha = self.attention(s, state["Uh"], state["h"], state["mask"])
+            s = self.cell(torch.cat([y[:, i], c], dim=-1), s)
+            states.append(s)
+            contexts.append(c)
             alphas.append(alpha)
-        logits = torch.stack(logits, 1)  # (B, T, V)
+        logits = self.readout(torch.stack(states, 1), torch.stack(contexts, 1), y)  # (B, T, V), one matmul for all steps
         return (logits, torch.stack(alphas, 1)) if return_attention else logits
 
 
