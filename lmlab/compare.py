@@ -9,7 +9,6 @@ Writes RUN/report.md and PNG figures. Results are reported as measured, whatever
 """
 
 import json
-import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,23 +60,6 @@ PRESETS = {
 }
 
 
-def steps_for(model, batch_fn, loss_fn, seconds: float, device, batch_size: int) -> int:
-    """How many optimizer steps fit in `seconds`, timed over a few steps of a throwaway copy."""
-    import copy
-
-    cfg = TrainConfig(max_iters=10**9, batch_size=batch_size, progress=False, device=str(device), dtype="float32")
-    trainer = Trainer(copy.deepcopy(model), cfg, None, batch_fn, loss_fn, device=device)
-    trainer.train_step(trainer.model)  # warm-up
-    # Batches differ in length (translation) and the first steps run slower, so time several, for at
-    # least 2% of the budget: a 3-step estimate was off by up to 1.5x.
-    t0, n = time.perf_counter(), 0
-    while n < 5 or time.perf_counter() - t0 < 0.02 * seconds:
-        trainer.train_step(trainer.model)
-        n += 1
-    per_step = (time.perf_counter() - t0) / n
-    return max(2, int(seconds / per_step))
-
-
 # ---- 1. language models ----------------------------------------------------------------------
 def matched_width(arch: str, target_params: int, vocab_size: int, block_size: int) -> int:
     """The recurrent width (n_embd = hidden_size, 2 layers) whose parameter count is closest to target."""
@@ -104,12 +86,8 @@ def language_models(cc: CompareConfig, out: Path, device, archs=LM_ARCHS) -> dic
         config = build_config(overrides=overrides)
         model = build_model(replace(config.model, vocab_size=V))
 
-        def batch_fn(i):
-            x, y = random_batch(data.train, i, cc.batch_size, T, 0)
-            return {"inputs": x, "targets": y}
-
-        steps = steps_for(model, batch_fn, lm_loss, cc.lm_seconds, device, cc.batch_size)
-        config = build_config(overrides={**overrides, "max_iters": steps, "eval_interval": steps, "log_interval": max(1, steps // 10), "warmup_iters": min(10, steps // 2)})
+        # Matched wall clock: every model trains for lm_seconds of steps, its cosine decay following the clock.
+        config = build_config(overrides={**overrides, "max_iters": 10**9, "max_seconds": cc.lm_seconds, "eval_interval": 10**9, "log_interval": 50})
         from lmlab.stages.pretrain import pretrain
 
         t0 = time.perf_counter()
@@ -117,7 +95,7 @@ def language_models(cc: CompareConfig, out: Path, device, archs=LM_ARCHS) -> dic
         seconds = time.perf_counter() - t0
         history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         speeds = [h["tokens_per_s"] for h in history[1:]] or [history[-1]["tokens_per_s"]]  # the first includes warm-up
-        results[arch] = {"params": sum(p.numel() for p in model.parameters()), "lr": lr, "steps": steps, "seconds": seconds, "val_bpb": history[-1]["val_bpb"], "tokens_per_s": float(np.median(speeds)), "run": str(run)}
+        results[arch] = {"params": sum(p.numel() for p in model.parameters()), "lr": lr, "steps": history[-1]["step"], "seconds": seconds, "val_bpb": history[-1]["val_bpb"], "tokens_per_s": float(np.median(speeds)), "run": str(run)}
     results["_data"] = {"val": data.val, "block_size": T}
     return results
 
@@ -142,8 +120,7 @@ def recall_models(cc: CompareConfig, device) -> dict:
             x, y = recall_batch(np.random.default_rng([1, i]), cc.batch_size, L, cc.recall_distances)
             return {"inputs": x, "targets": y}
 
-        steps = steps_for(model, batch_fn, loss_fn, cc.recall_seconds, device, cc.batch_size)
-        tc = TrainConfig(max_iters=steps, batch_size=cc.batch_size, lr=cc.recall_lr, min_lr=cc.recall_lr / 10, warmup_iters=min(20, steps // 2), eval_interval=10**9, log_interval=10**9, progress=False, device=str(device), dtype="float32")
+        tc = TrainConfig(max_iters=10**9, max_seconds=cc.recall_seconds, batch_size=cc.batch_size, lr=cc.recall_lr, min_lr=cc.recall_lr / 10, warmup_iters=20, eval_interval=10**9, log_interval=10**9, progress=False, device=str(device), dtype="float32")
         Trainer(model, tc, None, batch_fn, loss_fn, device=device).fit()
         model.eval()
         accuracy[arch] = {}
@@ -181,8 +158,8 @@ def gradient_norms(lm: dict, device) -> dict:
 # ---- 4. translation --------------------------------------------------------------------------
 def translation_models(cc: CompareConfig, out: Path, device) -> dict:
     from lmlab.data.translation import translation_pairs
-    from lmlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
-    from lmlab.stages.translate import PairBatches, TranslateDataConfig, evaluate_pairs, seq2seq_loss, translate_train
+    from lmlab.models.seq2seq import Seq2SeqConfig
+    from lmlab.stages.translate import TranslateDataConfig, evaluate_pairs, translate_train
     from lmlab.tokenizer import train_tokenizer
     from lmlab.translate import load_translation_run, score
 
@@ -197,15 +174,14 @@ def translation_models(cc: CompareConfig, out: Path, device) -> dict:
     results = {}
     for name in SEQ2SEQ_MODELS:
         mcfg = Seq2SeqConfig(model=name, n_embd=cc.translate_width, n_head=4, dropout=0.1, max_len=cc.translate_max_len, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.special_id("<|pad|>"))
-        train = PairBatches(pairs["train"], tokenizer, cc.translate_max_len)
         torch.manual_seed(0)
-        steps = steps_for(build_seq2seq(mcfg), lambda i: train.random_batch(i, 32, 0), seq2seq_loss, cc.translate_seconds, device, 32)
-        tc = TrainConfig(max_iters=steps, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_iters=min(50, steps // 2), weight_decay=0.01, eval_interval=steps, eval_iters=5, progress=False, device=str(device), dtype="float32")
+        tc = TrainConfig(max_iters=10**9, max_seconds=cc.translate_seconds, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_iters=50, weight_decay=0.01, eval_interval=10**9, eval_iters=5, log_interval=50, progress=False, device=str(device), dtype="float32")
         run = translate_train(mcfg, tc, TranslateDataConfig(bleu_sentences=1), out=out / f"translate-{name}", tokenizer=tokenizer, pairs=pairs)
         model, _, _ = load_translation_run(run, device)
         metrics = evaluate_pairs(model, tokenizer, test)
         hyps = metrics.pop("hypotheses")
         by_length = [score([h for h, b in zip(hyps, bins) if b == k] or [""], [p.target for p, b in zip(test, bins) if b == k] or [""])["bleu"] for k in range(3)]
+        steps = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"]
         results[name] = {**metrics, "steps": steps, "bleu_by_length": by_length, "run": str(run)}
     results["_length_edges"] = [float(t) for t in thirds]
     return results

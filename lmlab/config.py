@@ -18,6 +18,7 @@ from lmlab.models.config import ModelConfig, opt
 @dataclass
 class TrainConfig:
     max_iters: int = opt(2000, 'optimizer steps')
+    max_seconds: float = opt(0.0, 'stop after this many seconds of training steps (0: no limit); the cosine decay then follows the time spent, so the run ends at min_lr on any machine')
     batch_size: int = opt(12, 'sequences per micro-batch, per process')
     grad_accum: int = opt(1, 'micro-batches per optimizer step, per process')
     lr: float = opt(1e-3, 'peak learning rate')

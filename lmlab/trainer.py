@@ -30,16 +30,20 @@ from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, resolve_dtype
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to cfg.lr, then cosine decay to cfg.min_lr over lr_decay_iters (Loshchilov & Hutter 2017)."""
+def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0) -> float:
+    """Linear warmup to cfg.lr, then cosine decay to cfg.min_lr over lr_decay_iters (Loshchilov & Hutter 2017).
+
+    With a time budget (cfg.max_seconds), the decay follows whichever is further along: the steps or
+    `time_fraction`, the share of max_seconds spent (a budget-based schedule, as in Geiping & Goldstein 2022).
+    """
     if cfg.schedule == "constant":
         return cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_iters, 1))
     if step < cfg.warmup_iters:
         return cfg.lr * (step + 1) / cfg.warmup_iters
     decay_iters = cfg.lr_decay_iters or cfg.max_iters
-    if step >= decay_iters:
+    progress = max((step - cfg.warmup_iters) / max(decay_iters - cfg.warmup_iters, 1), time_fraction)
+    if progress >= 1.0:
         return cfg.min_lr
-    progress = (step - cfg.warmup_iters) / max(decay_iters - cfg.warmup_iters, 1)
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
 
 
@@ -88,6 +92,7 @@ class Trainer:
         self.model = model.to(device)
         self.optimizer = make_optimizer(self.model, cfg, device)
         self.step = 0
+        self.train_seconds = 0.0  # wall time spent in training steps (not evaluation), for max_seconds
         self.tokens_per_step, self.flops_per_token, self.peak_flops = tokens_per_step, flops_per_token, peak_flops
         self.history: list[dict] = []
         self._stop = False
@@ -95,7 +100,7 @@ class Trainer:
 
     # ---- state ----------------------------------------------------------------------------
     def state(self) -> dict:
-        state = {"step": torch.tensor(self.step), "torch_rng": torch.get_rng_state()}
+        state = {"step": torch.tensor(self.step), "train_seconds": torch.tensor(self.train_seconds, dtype=torch.float64), "torch_rng": torch.get_rng_state()}
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
@@ -105,6 +110,7 @@ class Trainer:
         self.run.load_weights(self.model)
         state = self.run.load_training_state(self.optimizer)
         self.step = int(state["step"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
@@ -155,8 +161,9 @@ class Trainer:
         if world > 1:
             dist.all_reduce(n_targets)
         n_targets = max(float(n_targets), 1.0)
+        self.lr = lr_at(self.step, cfg, self.time_fraction())
         for group in self.optimizer.param_groups:
-            group["lr"] = lr_at(self.step, cfg)
+            group["lr"] = self.lr
         loss_total = torch.zeros((), device=self.device)
         for k, batch in enumerate(batches):
             sync = k == len(batches) - 1
@@ -179,6 +186,22 @@ class Trainer:
         self.step += 1
         return float(loss_total) / n_targets, float(grad_norm)
 
+    def time_fraction(self) -> float:
+        return self.train_seconds / self.cfg.max_seconds if self.cfg.max_seconds > 0 else 0.0
+
+    def done(self) -> bool:
+        return self.step >= self.cfg.max_iters or self.time_fraction() >= 1.0
+
+    def _timed_step(self, model) -> tuple[float, float]:
+        t = time.perf_counter()
+        loss, grad_norm = self.train_step(model)  # float(loss) waits for the device
+        elapsed = torch.tensor(time.perf_counter() - t, dtype=torch.float64)
+        if self.cfg.max_seconds > 0 and self.dist.world_size > 1:
+            elapsed = elapsed.to(self.device)
+            dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)  # every rank stops at the same step
+        self.train_seconds += float(elapsed)
+        return loss, grad_norm
+
     def fit(self) -> TrainResult:
         cfg = self.cfg
         model = self.model
@@ -189,20 +212,21 @@ class Trainer:
             model = DistributedDataParallel(model, device_ids=ids)
         model.train()
         previous = signal.signal(signal.SIGINT, self._request_stop) if _main_thread() else None
-        bar = tqdm(total=cfg.max_iters, initial=self.step, desc="train", unit="step", disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True)
+        timed = cfg.max_seconds > 0  # then the bar counts seconds of the budget, so its ETA is right
+        bar = tqdm(total=round(cfg.max_seconds) if timed else cfg.max_iters, initial=round(self.train_seconds) if timed else self.step, desc="train", unit="s" if timed else "step", disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True)
         last_metrics: dict = {}
         try:
             t0, steps_timed = time.perf_counter(), 0
-            while self.step < cfg.max_iters and not self._stop:
-                loss, grad_norm = self.train_step(model)
+            while not self.done() and not self._stop:
+                loss, grad_norm = self._timed_step(model)
                 steps_timed += 1
-                is_last = self.step == cfg.max_iters
+                is_last = self.done()
                 if self.step % cfg.log_interval == 0 or is_last or self.step % cfg.eval_interval == 0:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize()
                     dt = time.perf_counter() - t0
                     tokens_per_s = self.tokens_per_step * steps_timed / dt if dt > 0 else 0.0
-                    record = {"step": self.step, "loss": loss, "lr": lr_at(self.step - 1, cfg), "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
+                    record = {"step": self.step, "loss": loss, "lr": self.lr, "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
                     if self.flops_per_token and self.peak_flops:
                         record["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
                     if self.step % cfg.eval_interval == 0 or is_last:
@@ -212,7 +236,7 @@ class Trainer:
                     last_metrics = record
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss", "tokens_per_s")}, refresh=False)
                     t0, steps_timed = time.perf_counter(), 0
-                bar.update(1)
+                bar.update(min(round(self.train_seconds), bar.total) - bar.n if timed else 1)
             if self._stop and self.step % cfg.eval_interval != 0:
                 self.save()  # interrupted: keep the last completed step so --resume continues exactly
         finally:

@@ -26,6 +26,29 @@ def test_schedule_warms_up_linearly_then_decays_by_cosine_to_min_lr():
     assert lr_at(110, cfg) == pytest.approx(0.1)
 
 
+def test_time_budget_decays_the_schedule_by_the_clock():
+    cfg = TrainConfig(lr=1.0, min_lr=0.1, warmup_iters=10, max_iters=10**9, max_seconds=60)
+    assert lr_at(5, cfg, time_fraction=0.5) == pytest.approx(0.6)  # warm-up still counts steps
+    assert lr_at(20, cfg, time_fraction=0.5) == pytest.approx(0.55)  # half the budget spent: the midpoint
+    assert lr_at(20, cfg, time_fraction=1.0) == pytest.approx(0.1)
+
+
+def test_max_seconds_stops_training_on_time_and_ends_at_min_lr(text_file, tmp_path):
+    """A 1.5-second budget with an unreachable step limit: the run stops by the clock, evaluates,
+    saves, and its last step ran at min_lr; resuming it does no further steps."""
+    config = tiny_config(text_file, max_iters=10**9, max_seconds=1.5, lr_decay_iters=0, eval_interval=10**9, log_interval=1)
+    run = pretrain(config, out=tmp_path / "t")
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert 3 < records[-1]["step"] < 10**6
+    assert "val_loss" in records[-1]
+    lr, min_lr = config.train.lr, config.train.min_lr
+    assert records[-1]["lr"] < min_lr + 0.05 * (lr - min_lr)  # the cosine ran its course by the clock
+    assert records[len(records) // 2]["lr"] > min_lr + 0.2 * (lr - min_lr)
+    steps = records[-1]["step"]
+    pretrain(build_config(), resume=run)
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == steps
+
+
 def test_resume_is_bitwise_exact(text_file, tmp_path):
     """N steps, stop, resume N more == 2N steps uninterrupted (CPU, fp32, with dropout)."""
     stopped = pretrain(tiny_config(text_file, max_iters=8), out=tmp_path / "a")
