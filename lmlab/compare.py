@@ -39,7 +39,8 @@ class CompareConfig:
     gpt_width: int = 128  # the recurrent models get the width that matches GPT's parameter count
     block_size: int = 128
     lm_seconds: float = 100.0  # per language model (with start-up and evaluation each takes ~1.2x this)
-    lm_lr: tuple = (("rnn", 2e-3), ("lstm", 2e-3), ("gru", 2e-3), ("gpt", 2e-3))  # peak lr per architecture
+    # Peak lr per architecture: the best of 2e-3, 4e-3, 8e-3 (GPT: 1e-3, 2e-3, 4e-3) by `python bench/compare_lr.py`.
+    lm_lr: tuple = (("rnn", 4e-3), ("lstm", 4e-3), ("gru", 2e-3), ("gpt", 4e-3))
     recall_distances: tuple = (8, 16, 32, 64, 128, 256, 512)
     recall_seconds: float = 65.0  # per model
     recall_width: int = 64
