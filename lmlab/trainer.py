@@ -93,6 +93,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, cfg, device)
         self.step = 0
         self.train_seconds = 0.0  # wall time spent in training steps (not evaluation), for max_seconds
+        self.lr = cfg.lr  # the learning rate of the latest step
         self.tokens_per_step, self.flops_per_token, self.peak_flops = tokens_per_step, flops_per_token, peak_flops
         self.history: list[dict] = []
         self._stop = False

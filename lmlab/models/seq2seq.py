@@ -123,9 +123,7 @@ class AdditiveAttention(nn.Module):
     def forward(self, s_prev, Uh, h, mask):
         """s_prev (B, H); Uh = U(h) (B, S, A), precomputed once per sentence; h (B, S, 2H); mask (B, S).
         Returns the context c_i (B, 2H) and the weights alpha_i (B, S), zero at padding."""
-        # v^T as a weighted sum, not a (B*S, A) x (A, 1) matmul: on CPUs that one-column GEMM and its
-        # backward are several times slower than the elementwise form.
-        e = (torch.tanh(self.W(s_prev)[:, None, :] + Uh) * self.v.weight[0]).sum(-1)  # (B, S)
+        e = self.v(torch.tanh(self.W(s_prev)[:, None, :] + Uh)).squeeze(-1)  # (B, S)
         alpha = F.softmax(e.float().masked_fill(~mask, float("-inf")), dim=-1).to(h.dtype)
         c = torch.bmm(alpha[:, None, :], h).squeeze(1)  # (B, 1, S) x (B, S, 2H) -> (B, 2H)
         return c, alpha
