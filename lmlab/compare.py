@@ -83,12 +83,9 @@ def language_models(cc: CompareConfig, out: Path, device, archs=LM_ARCHS) -> dic
             shape = dict(n_layer=cc.gpt_layers, n_head=4, n_embd=cc.gpt_width, pos_encoding="rope", norm="rmsnorm", bias=False)
         else:
             shape = dict(n_layer=2, n_embd=matched_width(arch, target, V, T))
-        overrides = dict(arch=arch, block_size=T, data=cc.data, tokenizer="char", cache_dir=cc.cache_dir, batch_size=cc.batch_size, lr=lr, min_lr=lr / 10, warmup_iters=10, eval_iters=10, progress=False, dtype="float32", device=str(device), **shape)
-        config = build_config(overrides=overrides)
-        model = build_model(replace(config.model, vocab_size=V))
-
         # Matched wall clock: every model trains for lm_seconds of steps, its cosine decay following the clock.
-        config = build_config(overrides={**overrides, "max_iters": 10**9, "max_seconds": cc.lm_seconds, "eval_interval": 10**9, "log_interval": 50})
+        config = build_config(overrides=dict(arch=arch, block_size=T, data=cc.data, tokenizer="char", cache_dir=cc.cache_dir, batch_size=cc.batch_size, lr=lr, min_lr=lr / 10, warmup_iters=10, max_iters=10**9, max_seconds=cc.lm_seconds, eval_interval=10**9, eval_iters=10, log_interval=50, progress=False, dtype="float32", device=str(device), **shape))
+        params = sum(p.numel() for p in build_model(replace(config.model, vocab_size=V)).parameters())
         from lmlab.stages.pretrain import pretrain
 
         t0 = time.perf_counter()
@@ -96,7 +93,7 @@ def language_models(cc: CompareConfig, out: Path, device, archs=LM_ARCHS) -> dic
         seconds = time.perf_counter() - t0
         history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         speeds = [h["tokens_per_s"] for h in history[1:]] or [history[-1]["tokens_per_s"]]  # the first includes warm-up
-        results[arch] = {"params": sum(p.numel() for p in model.parameters()), "lr": lr, "steps": history[-1]["step"], "seconds": seconds, "val_bpb": history[-1]["val_bpb"], "tokens_per_s": float(np.median(speeds)), "run": str(run)}
+        results[arch] = {"params": params, "lr": lr, "steps": history[-1]["step"], "seconds": seconds, "val_bpb": history[-1]["val_bpb"], "tokens_per_s": float(np.median(speeds)), "run": str(run)}
     results["_data"] = {"val": data.val, "block_size": T}
     return results
 

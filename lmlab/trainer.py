@@ -196,11 +196,12 @@ class Trainer:
     def _timed_step(self, model) -> tuple[float, float]:
         t = time.perf_counter()
         loss, grad_norm = self.train_step(model)  # float(loss) waits for the device
-        elapsed = torch.tensor(time.perf_counter() - t, dtype=torch.float64)
+        elapsed = time.perf_counter() - t
         if self.cfg.max_seconds > 0 and self.dist.world_size > 1:
-            elapsed = elapsed.to(self.device)
-            dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)  # every rank stops at the same step
-        self.train_seconds += float(elapsed)
+            slowest = torch.tensor(elapsed, dtype=torch.float64, device=self.device)
+            dist.all_reduce(slowest, op=dist.ReduceOp.MAX)  # every rank stops at the same step
+            elapsed = float(slowest)
+        self.train_seconds += elapsed
         return loss, grad_norm
 
     def fit(self) -> TrainResult:

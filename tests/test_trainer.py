@@ -35,7 +35,7 @@ def test_time_budget_decays_the_schedule_by_the_clock():
 
 def test_max_seconds_stops_training_on_time_and_ends_at_min_lr(text_file, tmp_path):
     """A 1.5-second budget with an unreachable step limit: the run stops by the clock, evaluates,
-    saves, and its last step ran at min_lr; resuming it does no further steps."""
+    saves, and its last step ran within 5% of min_lr; resuming it does no further steps."""
     config = tiny_config(text_file, max_iters=10**9, max_seconds=1.5, lr_decay_iters=0, eval_interval=10**9, log_interval=1)
     run = pretrain(config, out=tmp_path / "t")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
