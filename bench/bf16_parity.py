@@ -12,7 +12,7 @@ import torch
 
 from lmlab.config import TrainConfig
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
-from lmlab.evaluate import lm_loss
+from lmlab.eval.perplexity import lm_loss
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.trainer import Trainer

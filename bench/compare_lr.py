@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from lmlab.compare import LM_ARCHS, PRESETS, language_models
+from lmlab.experiments.compare import LM_ARCHS, PRESETS, language_models
 from lmlab.device import pick_device
 
 

@@ -13,7 +13,7 @@ import argparse
 import torch
 from common import median_time
 
-from lmlab.generate import generate
+from lmlab.inference.generate import generate
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 

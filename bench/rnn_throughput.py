@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from lmlab.config import TrainConfig
 from lmlab.device import pick_device
-from lmlab.evaluate import lm_loss
+from lmlab.eval.perplexity import lm_loss
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.trainer import Trainer

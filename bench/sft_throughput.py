@@ -17,7 +17,7 @@ from lmlab.config import build_config
 from lmlab.data import tasks
 from lmlab.data.tokens import prepare_tokenizer
 from lmlab.device import pick_device
-from lmlab.evaluate import lm_loss
+from lmlab.eval.perplexity import lm_loss
 from lmlab.stages.common import new_model
 from lmlab.stages.sft import SFT_DEFAULTS, BucketedBatches, prepare_sft_data
 from lmlab.trainer import Trainer

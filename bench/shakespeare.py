@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from lmlab.config import build_config
-from lmlab.evaluate import evaluate_run
+from lmlab.eval.perplexity import evaluate_run
 from lmlab.stages.pretrain import pretrain
 
 BEST = dict(pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False, dtype="bfloat16", n_layer=6, n_head=4, n_embd=128,

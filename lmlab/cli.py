@@ -56,7 +56,7 @@ def cmd_pretrain(args):
 
 
 def cmd_sample(args):
-    from lmlab.generate import sample_text
+    from lmlab.inference.generate import sample_text
 
     for piece in sample_text(args.run, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p, args.seed, args.device, args.num_samples):
         sys.stdout.write(piece)
@@ -65,7 +65,7 @@ def cmd_sample(args):
 
 
 def cmd_eval(args):
-    from lmlab.evaluate import evaluate_run
+    from lmlab.eval.perplexity import evaluate_run
 
     if args.tasks:
         return cmd_eval_tasks(args)
@@ -78,7 +78,7 @@ def cmd_eval(args):
 
 
 def cmd_eval_tasks(args):
-    from lmlab.evaluate_tasks import task_accuracy
+    from lmlab.eval.tasks import task_accuracy
 
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     results = {run: task_accuracy(run, names, args.n, args.device) for run in args.run}
@@ -98,7 +98,7 @@ def cmd_sft(args):
 
 
 def cmd_chat(args):
-    from lmlab.chat import chat
+    from lmlab.inference.chat import chat
 
     chat(args.run, system=args.system, temperature=args.temperature, top_k=args.top_k, max_new_tokens=args.max_new_tokens, seed=args.seed, device=args.device)
 
@@ -111,7 +111,7 @@ def cmd_data_list(args):
 
 
 def cmd_run(args):
-    from lmlab.pipeline import run_pipeline
+    from lmlab.experiments.pipeline import run_pipeline
 
     path = run_pipeline(out=args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
     print(f"report: {path / 'report.md'}")
@@ -129,7 +129,7 @@ def cmd_translate_train(args):
 
 
 def cmd_translate(args):
-    from lmlab.translate import translate_text
+    from lmlab.inference.beam_search import translate_text
 
     print(translate_text(args.run, args.text, beam=args.beam, device=args.device, plot=args.plot_attention))
     if args.plot_attention:
@@ -137,7 +137,7 @@ def cmd_translate(args):
 
 
 def cmd_compare(args):
-    from lmlab.compare import run_compare
+    from lmlab.experiments.compare import run_compare
 
     path = run_compare(out=args.out, quick=args.quick, device=args.device)
     print(f"report: {path / 'report.md'}")

@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from lmlab.checkpoint import RunFolder
+from lmlab.runs import RunFolder
 from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, resolve_dtype
 

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from lmlab.compare import CompareConfig, run_compare
+from lmlab.experiments.compare import CompareConfig, run_compare
 from lmlab.data.recall import recall_batch
 
 torch.set_num_threads(1)

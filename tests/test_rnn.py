@@ -6,7 +6,7 @@ import torch
 
 from lmlab.cli import main
 from lmlab.config import build_config
-from lmlab.generate import generate
+from lmlab.inference.generate import generate
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.stages.pretrain import pretrain

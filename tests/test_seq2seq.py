@@ -9,7 +9,7 @@ from lmlab.data.translation import Pair, split_pairs, translation_pairs
 from lmlab.errors import LmlabError
 from lmlab.models.seq2seq import AdditiveAttention, Seq2SeqConfig, build_seq2seq
 from lmlab.stages.translate import TranslateDataConfig, translate_train
-from lmlab.translate import beam_search, greedy_decode, score
+from lmlab.inference.beam_search import beam_search, greedy_decode, score
 
 torch.set_num_threads(1)
 V, PAD, BOS, EOS = 30, 2, 0, 1

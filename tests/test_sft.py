@@ -6,9 +6,9 @@ import torch
 
 from lmlab import cli
 from lmlab.config import TrainConfig, build_config
-from lmlab.data.chat import render
-from lmlab.evaluate import lm_loss
-from lmlab.evaluate_tasks import task_accuracy
+from lmlab.data.conversations import render
+from lmlab.eval.perplexity import lm_loss
+from lmlab.eval.tasks import task_accuracy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.stages.pretrain import pretrain

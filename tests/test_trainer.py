@@ -6,7 +6,7 @@ from safetensors.torch import load_file
 
 from lmlab.config import TrainConfig, build_config
 from lmlab.stages.pretrain import pretrain
-from lmlab.evaluate import lm_loss
+from lmlab.eval.perplexity import lm_loss
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.trainer import Trainer, lr_at

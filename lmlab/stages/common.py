@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from lmlab.checkpoint import RunFolder
+from lmlab.runs import RunFolder
 from lmlab.config import RunConfig, build_config
 from lmlab.device import Distributed, init_distributed
 from lmlab.errors import LmlabError

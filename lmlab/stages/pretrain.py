@@ -17,7 +17,7 @@ from lmlab.config import RunConfig
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch, sequential_batch
 from lmlab.device import measure_peak_flops, resolve_dtype
 from lmlab.errors import LmlabError
-from lmlab.evaluate import lm_loss, lm_loss_from_logits, metrics_from_loss, sampled_loss
+from lmlab.eval.perplexity import lm_loss, lm_loss_from_logits, metrics_from_loss, sampled_loss
 from lmlab.stages.common import main_process_first, new_model, setup_stage
 from lmlab.trainer import Trainer
 

@@ -2,7 +2,7 @@
 
 The loss is the next-token cross-entropy on assistant tokens only (Ouyang et al. 2022, sec. 3.5):
     L = - sum_{t: m_t = 1} log p(x_t | x_<t) / sum_t m_t
-with m the loss mask of lmlab.data.chat (assistant content and its <|end|>), normalised per
+with m the loss mask of lmlab.data.conversations (assistant content and its <|end|>), normalised per
 target token over the whole step by the Trainer.
 
 A batch is B conversations right-padded to the longest of them. The causal mask already keeps a
@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmlab.checkpoint import RunFolder
+from lmlab.runs import RunFolder
 from lmlab.config import RunConfig, build_config
 from lmlab.data import tasks
-from lmlab.data.chat import read_conversations, render_all, truncate
+from lmlab.data.conversations import read_conversations, render_all, truncate
 from lmlab.device import measure_peak_flops, resolve_dtype
 from lmlab.errors import LmlabError
-from lmlab.evaluate import target_only_loss
-from lmlab.evaluate_tasks import HEADLINE_TASKS, accuracy
+from lmlab.eval.perplexity import target_only_loss
+from lmlab.eval.tasks import HEADLINE_TASKS, accuracy
 from lmlab.stages.common import new_model, setup_stage
 from lmlab.tokenizer import Tokenizer
 from lmlab.trainer import Trainer

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lmlab.checkpoint import RunFolder
+from lmlab.runs import RunFolder
 from lmlab.config import TrainConfig
 from lmlab.data.translation import translation_pairs
 from lmlab.device import pick_device
@@ -23,7 +23,7 @@ from lmlab.models.config import opt
 from lmlab.models.seq2seq import MODELS, Seq2SeqConfig, build_seq2seq
 from lmlab.stages.common import default_out
 from lmlab.tokenizer import train_tokenizer
-from lmlab.translate import pad_batch, score, translate_batch
+from lmlab.inference.beam_search import pad_batch, score, translate_batch
 from lmlab.trainer import Trainer
 
 

@@ -68,7 +68,7 @@ def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto
     """val loss, perplexity and bits per byte of a run on its validation split (or on `data`)."""
     from tqdm.auto import tqdm
 
-    from lmlab.checkpoint import load_run
+    from lmlab.runs import load_run
     from lmlab.data.tokens import prepare_data
     from lmlab.device import autocast, pick_device, resolve_dtype
 

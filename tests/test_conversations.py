@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from lmlab.chat import ChatSession
-from lmlab.data.chat import check_messages, read_conversations, render, render_prompt, truncate
+from lmlab.inference.chat import ChatSession
+from lmlab.data.conversations import check_messages, read_conversations, render, render_prompt, truncate
 from lmlab.errors import LmlabError
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT

@@ -1,6 +1,6 @@
 """Task evaluation: exact-match accuracy on the held-out instances of the built-in tasks.
 
-Each instance is asked as a one-turn chat (the chat template of lmlab.data.chat) and answered by
+Each instance is asked as a one-turn chat (the chat template of lmlab.data.conversations) and answered by
 greedy decoding until <|end|>; the answer is graded by lmlab.data.tasks.grade. A pre-trained
 model sees the same prompt, so its accuracy is the baseline that SFT improves on.
 """
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from lmlab.data.chat import render_prompt
+from lmlab.data.conversations import render_prompt
 from lmlab.data.tasks import grade, task, test_examples
-from lmlab.generate import generate
+from lmlab.inference.generate import generate
 from lmlab.tokenizer import Tokenizer
 
 # The tasks the issue sets targets for, measured during SFT and by `lmlab eval --tasks` by default.
@@ -45,7 +45,7 @@ def accuracy(model, tokenizer: Tokenizer, tasks: list[str] | tuple[str, ...], n:
 
 def task_accuracy(run: str | Path, tasks: list[str] | tuple[str, ...] = HEADLINE_TASKS, n: int = 200, device="auto") -> dict[str, float]:
     """Exact-match accuracy of a run folder's model (pre-trained or SFT) per task: {task: fraction}."""
-    from lmlab.checkpoint import load_run
+    from lmlab.runs import load_run
     from lmlab.device import pick_device
 
     model, tokenizer, _ = load_run(run, pick_device(device), stages=("pretrain", "sft"))

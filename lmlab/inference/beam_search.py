@@ -128,7 +128,7 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
 
 def load_translation_run(path, device="cpu"):
     """(model in eval mode, tokenizer, config record) of a translate-train run folder."""
-    from lmlab.checkpoint import RunFolder
+    from lmlab.runs import RunFolder
     from lmlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 
     run = RunFolder(path)

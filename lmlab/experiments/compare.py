@@ -17,12 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lmlab.checkpoint import load_run
+from lmlab.runs import load_run
 from lmlab.config import TrainConfig, build_config
 from lmlab.data.recall import recall_batch, recall_vocab_size
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
 from lmlab.device import pick_device
-from lmlab.evaluate import lm_loss, target_only_loss
+from lmlab.eval.perplexity import lm_loss, target_only_loss
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.stages.common import default_out
@@ -159,7 +159,7 @@ def translation_models(cc: CompareConfig, out: Path, device) -> dict:
     from lmlab.models.seq2seq import Seq2SeqConfig
     from lmlab.stages.translate import TranslateDataConfig, evaluate_pairs, translate_train
     from lmlab.tokenizer import train_tokenizer
-    from lmlab.translate import load_translation_run, score
+    from lmlab.inference.beam_search import load_translation_run, score
 
     pairs = translation_pairs("verse")
     if cc.translate_pairs:

@@ -10,14 +10,14 @@ import json
 import time
 from pathlib import Path
 
-from lmlab.chat import ChatSession
-from lmlab.checkpoint import load_run
+from lmlab.inference.chat import ChatSession
+from lmlab.runs import load_run
 from lmlab.config import build_config
 from lmlab.device import pick_device
-from lmlab.evaluate import evaluate_run
-from lmlab.evaluate_tasks import HEADLINE_TASKS, task_accuracy
-from lmlab.generate import sample_text
-from lmlab.report import metrics_table, plot_loss
+from lmlab.eval.perplexity import evaluate_run
+from lmlab.eval.tasks import HEADLINE_TASKS, task_accuracy
+from lmlab.inference.generate import sample_text
+from lmlab.experiments.report import metrics_table, plot_loss
 from lmlab.stages.common import default_out
 from lmlab.stages.pretrain import pretrain
 from lmlab.stages.sft import sft

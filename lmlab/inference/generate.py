@@ -74,7 +74,7 @@ def generate(
 
 def sample_text(run, prompt: str = "", max_new_tokens: int = 200, temperature: float = 0.8, top_k=None, top_p=None, seed=None, device="auto", num_samples: int = 1) -> Iterator[str]:
     """Stream text pieces sampled from a run folder's model (samples separated by a rule)."""
-    from lmlab.checkpoint import load_run
+    from lmlab.runs import load_run
     from lmlab.device import pick_device
     from lmlab.tokenizer import StreamDecoder
 

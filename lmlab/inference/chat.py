@@ -1,6 +1,6 @@
 """Interactive chat with a fine-tuned run: streaming replies, history kept within the context window.
 
-Each reply is sampled (KV cache, lmlab.generate) from the chat template of the whole conversation
+Each reply is sampled (KV cache, lmlab.inference.generate) from the chat template of the whole conversation
 so far. When that prompt plus room for the reply exceeds the context window, the oldest turns are
 dropped, a user/assistant exchange at a time; the system prompt is never dropped.
 Commands: /reset (forget the history), /system TEXT (set the system prompt; empty clears it),
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from lmlab.data.chat import render_prompt
+from lmlab.data.conversations import render_prompt
 from lmlab.errors import LmlabError
-from lmlab.generate import generate
+from lmlab.inference.generate import generate
 from lmlab.tokenizer import StreamDecoder
 
 HELP = "commands: /reset, /system TEXT, /temperature X, /quit"
@@ -80,7 +80,7 @@ class ChatSession:
 
 def chat(run: str | Path, input: TextIO | None = None, output: TextIO | None = None, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None, device="auto"):
     """Chat with a run over input/output; interactive with prompts on a terminal, plain when piped."""
-    from lmlab.checkpoint import load_run
+    from lmlab.runs import load_run
     from lmlab.device import pick_device
 
     input, output = input or sys.stdin, output or sys.stdout

@@ -1,0 +1,1 @@
+"""Measuring a model: perplexity and bits per byte, task accuracy, BLEU."""

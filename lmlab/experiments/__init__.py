@@ -1,0 +1,1 @@
+"""Experiments that compose the stages: the default pipeline (lmlab run), the beyond-RNNs comparison, reports."""
