@@ -7,11 +7,11 @@ __version__ = "0.1.0"
 
 
 def pretrain(config=None, out=None, resume=None, overrides=None):
-    """Pre-train a language model; see lmlab.stages.pretrain."""
-    from lmlab.config import build_config
+    """Pre-train a language model (default: the cpu-small preset); see lmlab.stages.pretrain."""
+    from lmlab.stages.pretrain import PretrainConfig
     from lmlab.stages.pretrain import pretrain as _pretrain
 
-    return _pretrain(config or build_config("cpu-small"), out=out, resume=resume, overrides=overrides)
+    return _pretrain(config or PretrainConfig.build("cpu-small"), out=out, resume=resume, overrides=overrides)
 
 
 def sft(config=None, init=None, data=None, out=None, resume=None, overrides=None):

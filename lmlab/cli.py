@@ -9,50 +9,51 @@ import argparse
 import dataclasses
 import sys
 
-from lmlab.config import SECTIONS, build_config
 from lmlab.errors import LmlabError
 
-def add_config_flags(parser: argparse.ArgumentParser, sections: dict | None = None):
-    for section, cls in (sections or SECTIONS).items():
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls):
+    """One flag per field of the config class, grouped by section, with its help and this class's default."""
+    defaults = config_cls()
+    for section, typ in config_cls.section_types().items():
         group = parser.add_argument_group(f"{section} config")
-        for f in dataclasses.fields(cls):
+        for f in dataclasses.fields(typ):
             if f.metadata.get("derived"):
                 continue
             flag = "--" + f.name.replace("_", "-")
-            default = f.default
-            help_text = f"{f.metadata.get('help', '')} (default: {default!r})".strip()
+            help_text = f"{f.metadata.get('help', '')} (default: {getattr(getattr(defaults, section), f.name)!r})"
             if f.type in (bool, "bool"):
                 group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             else:
-                typ = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
-                group.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=help_text)
+                typ_ = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
+                group.add_argument(flag, dest=f.name, type=typ_, default=None, metavar=f.name.upper(), help=help_text)
 
 
-def add_training_flags(parser: argparse.ArgumentParser, default_preset: str | None = None):
-    parser.add_argument("--out", help="run folder (default: runs/<stage>-<timestamp>)")
-    parser.add_argument("--preset", default=default_preset, help=f"named preset: tiny, cpu-small, shakespeare-char, gpt2-124m (default: {default_preset})")
-    parser.add_argument("--config", help="a YAML file of config keys (flat or in model/train/data sections)")
-    parser.add_argument("--resume", metavar="RUN", help="continue a stopped run exactly where it left off")
-    add_config_flags(parser)
+def add_training_command(sub, name: str, help: str, config_cls, train_fn, default_preset: str | None = None):
+    """A training command: --out, --preset, --config, --resume and one flag per field of its config class."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--out", help=f"run folder (default: runs/{config_cls.STAGE}-<timestamp>)")
+    presets = ", ".join(config_cls.PRESETS)
+    p.add_argument("--preset", default=default_preset, help=f"named preset: {presets} (default: {default_preset})")
+    p.add_argument("--config", help="a YAML file of config keys (flat or in sections)")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped run exactly where it left off")
+    add_config_flags(p, config_cls)
+    p.set_defaults(fn=cmd_train, config_cls=config_cls, train_fn=train_fn)
+    return p
 
 
-def config_overrides(args) -> dict:
-    names = {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
-
-
-def training_config(args):
-    overrides = config_overrides(args)
-    return build_config(args.preset, args.config, overrides), overrides
+def config_overrides(args, config_cls) -> dict:
+    return {k: v for k, v in vars(args).items() if k in config_cls.fields() and v is not None}
 
 
 # ---- commands -----------------------------------------------------------------------------
-def cmd_pretrain(args):
-    from lmlab.stages.pretrain import pretrain
-
-    config, overrides = training_config(args)
-    path = pretrain(config, out=args.out, resume=args.resume, overrides=overrides)
+def cmd_train(args):
+    overrides = config_overrides(args, args.config_cls)
+    config = args.config_cls.build(args.preset, args.config, overrides)
+    path = args.train_fn(config, out=args.out, resume=args.resume, overrides=overrides)
     print(f"run folder: {path}")
+    if (path / "eval.json").is_file():
+        print((path / "eval.json").read_text())
 
 
 def cmd_sample(args):
@@ -87,16 +88,6 @@ def cmd_eval_tasks(args):
         print(f"{name:<16}" + "".join(f"{results[run][name]:>26.1%}" for run in args.run))
 
 
-def cmd_sft(args):
-    from lmlab.stages.sft import sft
-
-    overrides = config_overrides(args)
-    overrides.pop("data", None)  # --data is the chat data, not the config field
-    config = build_config(args.preset, args.config, overrides) if args.preset or args.config else None
-    path = sft(config, init=args.init, data=args.data, out=args.out, resume=args.resume, overrides=overrides)
-    print(f"run folder: {path}")
-
-
 def cmd_chat(args):
     from lmlab.inference.chat import chat
 
@@ -117,17 +108,6 @@ def cmd_run(args):
     print(f"report: {path / 'report.md'}")
 
 
-def cmd_translate_train(args):
-    from lmlab.stages.translate import SECTIONS as TRANSLATE_SECTIONS, translate_configs, translate_train
-
-    names = {f.name for cls in TRANSLATE_SECTIONS.values() for f in dataclasses.fields(cls)}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    model_cfg, train_cfg, data_cfg = translate_configs(overrides)
-    path = translate_train(model_cfg, train_cfg, data_cfg, out=args.out, resume=args.resume, overrides=overrides)
-    print(f"run folder: {path}")
-    print((path / "eval.json").read_text())
-
-
 def cmd_translate(args):
     from lmlab.inference.beam_search import translate_text
 
@@ -137,9 +117,10 @@ def cmd_translate(args):
 
 
 def cmd_compare(args):
-    from lmlab.experiments.compare import run_compare
+    from lmlab.experiments.compare import CompareConfig, run_compare
 
-    path = run_compare(out=args.out, quick=args.quick, device=args.device)
+    config = CompareConfig.build("quick" if args.quick else args.preset, args.config, config_overrides(args, CompareConfig))
+    path = run_compare(config, out=args.out, device=args.device)
     print(f"report: {path / 'report.md'}")
 
 
@@ -154,10 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("pretrain", help="pre-train a language model on a corpus (next-token prediction)")
-    add_training_flags(p, default_preset="cpu-small")
+    from lmlab.stages.pretrain import PretrainConfig, pretrain
+    from lmlab.stages.sft import SFTConfig, sft
+    from lmlab.stages.translate import TranslateConfig, translate_train
+    from lmlab.experiments.compare import CompareConfig
+
+    p = add_training_command(sub, "pretrain", "pre-train a language model on a corpus (next-token prediction)",
+                             PretrainConfig, pretrain, default_preset="cpu-small")  # fmt: skip
     p.add_argument("--model", dest="arch", default=None, help="alias of --arch")
-    p.set_defaults(fn=cmd_pretrain)
 
     p = sub.add_parser("sample", help="sample text from a trained run, streaming tokens")
     p.add_argument("run", metavar="RUN")
@@ -171,12 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_sample)
 
-    p = sub.add_parser("sft", help="supervised fine-tuning of a pre-trained run on chat data", conflict_handler="resolve")
-    p.add_argument("--init", metavar="RUN", help="the pre-trained (or SFT) run to start from")
-    add_training_flags(p)
-    # replaces the config flag --data: here it names the chat data, the corpus stays the init run's
-    p.add_argument("--data", help="conversational or prompt/completion JSONL, or a datasets folder (default: the built-in task mixture)")
-    p.set_defaults(fn=cmd_sft)
+    add_training_command(sub, "sft", "supervised fine-tuning of a causal-LM run on chat data", SFTConfig, sft)
 
     p = sub.add_parser("chat", help="chat with a run, streaming replies (/reset, /system TEXT, /temperature X, /quit)")
     p.add_argument("run", metavar="RUN")
@@ -197,13 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)
 
-    p = sub.add_parser("translate-train", help="train an encoder-decoder translator on KJV -> WEB verse pairs")
-    p.add_argument("--out", help="run folder (default: runs/translate-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN", help="continue a stopped translation run")
-    from lmlab.stages.translate import SECTIONS as TRANSLATE_SECTIONS
-
-    add_config_flags(p, TRANSLATE_SECTIONS)
-    p.set_defaults(fn=cmd_translate_train)
+    add_training_command(sub, "translate-train", "train an encoder-decoder translator on KJV -> WEB verse pairs",
+                         TranslateConfig, translate_train)  # fmt: skip
 
     p = sub.add_parser("translate", help="translate KJV-style English to modern English with a translate-train run")
     p.add_argument("run", metavar="RUN")
@@ -215,8 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT, recall, gradients, translation; a report")
     p.add_argument("--out", help="report folder (default: runs/compare-<timestamp>)")
-    p.add_argument("--quick", action="store_true", help="a few minutes instead of about 20")
+    p.add_argument("--quick", action="store_true", help="a few minutes instead of about 20 (the preset quick)")
+    p.add_argument("--preset", help="named preset: " + ", ".join(CompareConfig.PRESETS))
+    p.add_argument("--config", help="a YAML file of compare settings")
     p.add_argument("--device", default="auto")
+    add_config_flags(p, CompareConfig)
     p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("data", help="built-in datasets")

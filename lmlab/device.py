@@ -1,4 +1,4 @@
-"""Where and how a run computes: device choice, bf16 autocast, and the DDP process group."""
+"""Where and how a run computes: device choice, bf16 autocast, the DDP process group and its helpers."""
 
 import contextlib
 import functools
@@ -93,3 +93,19 @@ def measure_peak_flops(device: torch.device, dtype: torch.dtype) -> float:
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
+
+
+def barrier(dist_info: Distributed):
+    if dist_info.world_size > 1:
+        dist.barrier()
+
+
+def main_process_first(dist_info: Distributed, fn):
+    """Run fn on rank 0 first (it may write caches), then on the others."""
+    if dist_info.is_main:
+        result = fn()
+        barrier(dist_info)
+    else:
+        barrier(dist_info)
+        result = fn()
+    return result

@@ -1,6 +1,9 @@
-"""Run folders and checkpoints.
+"""Run folders and checkpoints, and the one loader of a trained model from any stage.
 
-    RUN/config.yaml           the resolved config, the stage, and the checkpoint format version
+    RUN/config.yaml           the run record: the format version, the stage that made it, what the
+                              model is (model_kind), its architecture (model), the stage's config
+                              sections, and for a causal LM its pre-training corpus (corpus: where
+                              bits per byte are measured)
     RUN/tokenizer.json        the tokenizer (tokenizers / transformers can load it)
     RUN/model.safetensors     the latest weights, for users and other tools
     RUN/metrics.jsonl         one JSON line per logged step
@@ -16,16 +19,19 @@ Optimizer and trainer state are plain tensors and dicts, loaded with weights_onl
 import os
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import yaml
 from safetensors.torch import load_model, save_model
 
-from lmlab.config import build_config, load_yaml
+from lmlab.config import load_yaml, section_from_dict
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# What a run's model is, and so what can use it: sample, chat, eval and serving take any causal LM.
+MODEL_KINDS = {"causal-lm": "a causal language model", "seq2seq": "an encoder-decoder translator"}
 
 
 def atomic_write(path: Path, write):
@@ -40,13 +46,13 @@ class RunFolder:
         self.path = Path(path)
 
     # ---- creating and opening -------------------------------------------------------------
-    def create(self, config: dict, stage: str, tokenizer: Tokenizer, extra: dict | None = None):
+    def create(self, record: dict, stage: str, model_kind: str, tokenizer: Tokenizer):
+        """Write the tokenizer and the run record: the stage's config sections, the model's architecture, extras."""
+        assert model_kind in MODEL_KINDS, model_kind
         self.path.mkdir(parents=True, exist_ok=True)
         tokenizer.save(self.path / "tokenizer.json")
-        self.write_config(config, stage, tokenizer, extra)
-
-    def write_config(self, config: dict, stage: str, tokenizer: Tokenizer, extra: dict | None = None):
-        record = {"lmlab_format": FORMAT_VERSION, "stage": stage, "tokenizer_sha256": tokenizer.sha256(), **(extra or {}), **config}
+        header = {"lmlab_format": FORMAT_VERSION, "stage": stage, "model_kind": model_kind}
+        record = {**header, "tokenizer_sha256": tokenizer.sha256(), **record}
         atomic_write(self.path / "config.yaml", lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
 
     def read_config(self) -> dict:
@@ -57,6 +63,8 @@ class RunFolder:
             raise LmlabError(f"{self.path}: not an lmlab run folder (no config.yaml)")
         record = load_yaml(f)
         version = record.get("lmlab_format")
+        if version == 1:
+            return upgrade_v1(record)
         if version != FORMAT_VERSION:
             raise LmlabError(f"{self.path}: run folder format {version!r} is not supported by this lmlab (expected {FORMAT_VERSION})")
         return record
@@ -118,18 +126,62 @@ class RunFolder:
         return torch.load(ckpt / "trainer.pt", weights_only=True)
 
 
-def load_run(path: str | Path, device: torch.device | str = "cpu", stages: tuple[str, ...] | None = None):
-    """A trained run ready for inference: (model in eval mode, tokenizer, config record)."""
-    from lmlab.models import build_model
+def upgrade_v1(record: dict) -> dict:
+    """A format-1 record (lmlab before stage configs) in today's layout: translation kept its sections
+    under other names, and carry_state moved from train to data."""
+    record = {**record, "lmlab_format": FORMAT_VERSION}
+    if record.get("stage") == "translate":
+        record["model_kind"] = "seq2seq"
+        record["model"], record["data"] = record.pop("seq2seq", {}), record.pop("translate", {})
+    else:
+        record["model_kind"] = "causal-lm"
+        record["corpus"] = {k: record["data"][k] for k in ("data", "val_fraction", "cache_dir") if k in record["data"]}
+        if "carry_state" in record.get("train", {}):
+            record["train"] = {k: v for k, v in record["train"].items() if k != "carry_state"}
+            record["data"] = {**record.get("data", {}), "carry_state": record["train"].get("carry_state", False)}
+        if record.get("stage") == "sft":
+            record["sft"] = {k: v for k, v in record["sft"].items() if k in ("init", "data")}
+    return record
 
+
+class LoadedRun(NamedTuple):
+    model: torch.nn.Module  # in eval mode, on the device asked for
+    tokenizer: Tokenizer
+    record: dict  # config.yaml
+
+
+def model_from_record(record: dict, where: str) -> torch.nn.Module:
+    """An untrained model of the architecture and kind the run record names."""
+    kind = record.get("model_kind")
+    if kind == "causal-lm":
+        from lmlab.models import build_model
+        from lmlab.models.config import ModelConfig
+
+        return build_model(section_from_dict(ModelConfig, record.get("model", {}), where))
+    if kind == "seq2seq":
+        from lmlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
+
+        return build_seq2seq(section_from_dict(Seq2SeqConfig, record.get("model", {}), where))
+    raise LmlabError(f"{where}: unknown model_kind {kind!r} (expected one of {', '.join(MODEL_KINDS)})")
+
+
+def load_run(path: str | Path, device: torch.device | str = "cpu", kind: str = "causal-lm") -> LoadedRun:
+    """The model of any run, from any stage, ready for inference; `kind` is what the caller can use.
+
+    The run record says what the model is; a caller asks for a kind of model, never for a stage.
+    """
     run = RunFolder(path)
     record = run.read_config()
-    if stages is not None and record.get("stage") not in stages:
-        raise LmlabError(f"{run.path}: is a {record.get('stage')} run; expected a {' or '.join(stages)} run")
+    if record.get("model_kind") != kind:
+        raise LmlabError(
+            f"{run.path}: holds {MODEL_KINDS.get(record.get('model_kind'), record.get('model_kind'))} "
+            f"(a {record.get('stage')} run); this needs {MODEL_KINDS[kind]}"
+        )
     tokenizer = run.tokenizer()
-    config = build_config(base={k: record[k] for k in ("model", "train", "data") if k in record})
-    if config.model.vocab_size != tokenizer.vocab_size:
-        raise LmlabError(f"{run.path / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model expects {config.model.vocab_size}")
-    model = build_model(config.model)
+    model = model_from_record(record, str(run.path / "config.yaml"))
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise LmlabError(
+            f"{run.path / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model expects {model.config.vocab_size}"
+        )
     run.load_weights(model)
-    return model.to(device).eval(), tokenizer, record
+    return LoadedRun(model.to(device).eval(), tokenizer, record)

@@ -2,14 +2,18 @@
 AdamW, warmup + cosine schedule, gradient clipping and accumulation, bf16 autocast, DDP,
 optional torch.compile, periodic evaluation, metrics, progress, and exact checkpoint/resume.
 
-A stage gives:
-    batch_fn(index) -> dict of tensors     micro-batch number `index`, a pure function of index
-    loss_fn(model, batch) -> (loss_sum, n) summed loss and how many targets it sums over
-    eval_fn(model) -> dict of floats       optional, run every eval_interval steps
+A stage gives (through lmlab.stages.recipe):
+    batch_fn(index) -> dict of tensors       micro-batch number `index`, a pure function of index
+    loss_fn(model, batch) -> lmlab.losses.Loss   (loss_sum, n, metrics): summed loss, its number of
+                                             terms, and extra metrics summed over the same terms
+    eval_fn(model) -> dict of floats         optional, run every eval_interval steps
 The loss of a step is the sum over all its micro-batches (and processes) divided by the total
-number of targets, so accumulation and data parallelism give the same update as one big batch.
+number of terms, so accumulation and data parallelism give the same update as one big batch;
+each metric is logged as its mean over the step in the same way.
 Micro-batch k of step s on rank r has index (s * world + r) * accum + k: a run on W processes
-with A accumulation reads the same batches as one process with W * A accumulation.
+with A accumulation reads the same batches as one process with W * A accumulation. Dropout is
+seeded from (seed, index) too, so it draws the same masks for a micro-batch in either run, and a
+resumed run draws the masks of the uninterrupted one.
 """
 
 import contextlib
@@ -56,12 +60,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     ]
     fused = device.type in ("cuda", "cpu")
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
-
-
-def count_targets(batch: dict) -> int:
-    if "targets" in batch:
-        return int((batch["targets"] != -100).sum())
-    return int(next(iter(batch.values())).size(0))
 
 
 @dataclass
@@ -153,39 +151,43 @@ class Trainer:
         self.model.train()
         return metrics
 
-    def train_step(self, model) -> tuple[float, float]:
-        """One optimizer step over world * grad_accum micro-batches; returns (loss, grad norm)."""
+    def train_step(self, model) -> tuple[float, float, dict]:
+        """One optimizer step over world * grad_accum micro-batches; returns (loss, grad norm, metrics)."""
         cfg, world, rank = self.cfg, self.dist.world_size, self.dist.rank
-        first = (self.step * world + rank) * cfg.grad_accum
-        batches = [{k: v.to(self.device, non_blocking=True) for k, v in self.batch_fn(first + k).items()} for k in range(cfg.grad_accum)]
-        n_targets = torch.tensor(float(sum(count_targets(b) for b in batches)), device=self.device)
-        if world > 1:
-            dist.all_reduce(n_targets)
-        n_targets = max(float(n_targets), 1.0)
         self.lr = lr_at(self.step, cfg, self.time_fraction())
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
-        loss_total = torch.zeros((), device=self.device)
-        for k, batch in enumerate(batches):
-            sync = k == len(batches) - 1
-            ctx = model.no_sync() if world > 1 and not sync else contextlib.nullcontext()
-            with ctx:
+        first = (self.step * world + rank) * cfg.grad_accum
+        sums: dict[str, torch.Tensor] = {}  # "loss", "n" and the loss's metrics, summed over micro-batches
+        for k in range(cfg.grad_accum):
+            batch = {name: v.to(self.device, non_blocking=True) for name, v in self.batch_fn(first + k).items()}
+            torch.manual_seed((cfg.seed << 32) + first + k)  # dropout masks: a function of (seed, index)
+            last = k == cfg.grad_accum - 1
+            with model.no_sync() if world > 1 and not last else contextlib.nullcontext():
                 with autocast(self.device, self.dtype):
-                    loss_sum, _ = self.loss_fn(model, batch)
-                # DDP averages gradients over processes; scale so the result is the global mean.
-                (loss_sum * (world / n_targets)).backward()
-            loss_total += loss_sum.detach()
+                    loss = self.loss_fn(model, batch)
+                # DDP averages gradients over processes: times world, they are the sum over all
+                # micro-batches, divided by the step's total count below.
+                (loss.sum * world).backward()
+            terms = {"loss": loss.sum.detach(), "n": torch.tensor(float(loss.n), device=self.device), **loss.metrics}
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value.detach().float()
+        names = list(sums)
+        totals = torch.stack([sums[name] for name in names])
         if world > 1:
-            dist.all_reduce(loss_total)
-        params = [p for p in self.model.parameters() if p.grad is not None]
+            dist.all_reduce(totals)
+        totals = dict(zip(names, totals.tolist()))
+        n = max(totals.pop("n"), 1.0)
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        torch._foreach_mul_(grads, 1.0 / n)  # the mean over the step's n terms
         if cfg.grad_clip > 0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         else:
-            grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+            grad_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return float(loss_total) / n_targets, float(grad_norm)
+        return totals.pop("loss") / n, float(grad_norm), {name: value / n for name, value in totals.items()}
 
     def time_fraction(self) -> float:
         return self.train_seconds / self.cfg.max_seconds if self.cfg.max_seconds > 0 else 0.0
@@ -193,16 +195,16 @@ class Trainer:
     def done(self) -> bool:
         return self.step >= self.cfg.max_iters or self.time_fraction() >= 1.0
 
-    def _timed_step(self, model) -> tuple[float, float]:
+    def _timed_step(self, model) -> tuple[float, float, dict]:
         t = time.perf_counter()
-        loss, grad_norm = self.train_step(model)  # float(loss) waits for the device
+        loss, grad_norm, metrics = self.train_step(model)  # .tolist() waits for the device
         elapsed = time.perf_counter() - t
         if self.cfg.max_seconds > 0 and self.dist.world_size > 1:
             slowest = torch.tensor(elapsed, dtype=torch.float64, device=self.device)
             dist.all_reduce(slowest, op=dist.ReduceOp.MAX)  # every rank stops at the same step
             elapsed = float(slowest)
         self.train_seconds += elapsed
-        return loss, grad_norm
+        return loss, grad_norm, metrics
 
     def fit(self) -> TrainResult:
         cfg = self.cfg
@@ -220,7 +222,7 @@ class Trainer:
         try:
             t0, steps_timed = time.perf_counter(), 0
             while not self.done() and not self._stop:
-                loss, grad_norm = self._timed_step(model)
+                loss, grad_norm, step_metrics = self._timed_step(model)
                 steps_timed += 1
                 is_last = self.done()
                 if self.step % cfg.log_interval == 0 or is_last or self.step % cfg.eval_interval == 0:
@@ -228,7 +230,8 @@ class Trainer:
                         torch.cuda.synchronize()
                     dt = time.perf_counter() - t0
                     tokens_per_s = self.tokens_per_step * steps_timed / dt if dt > 0 else 0.0
-                    record = {"step": self.step, "loss": loss, "lr": self.lr, "grad_norm": grad_norm, "tokens_per_s": tokens_per_s}
+                    record = {"step": self.step, "loss": loss, **step_metrics, "lr": self.lr, "grad_norm": grad_norm,
+                              "tokens_per_s": tokens_per_s}  # fmt: skip
                     if self.flops_per_token and self.peak_flops:
                         record["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
                     if self.step % cfg.eval_interval == 0 or is_last:

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from lmlab.cli import main
-from lmlab.config import TrainConfig
 from lmlab.data.translation import Pair, split_pairs, translation_pairs
 from lmlab.errors import LmlabError
 from lmlab.models.seq2seq import AdditiveAttention, Seq2SeqConfig, build_seq2seq
-from lmlab.stages.translate import TranslateDataConfig, translate_train
-from lmlab.inference.beam_search import beam_search, greedy_decode, score
+from lmlab.eval.bleu import score
+from lmlab.inference.beam_search import beam_search, greedy_decode
+from lmlab.stages.translate import TranslateConfig, translate_train
 
 torch.set_num_threads(1)
 V, PAD, BOS, EOS = 30, 2, 0, 1
@@ -87,18 +87,17 @@ def test_the_splits_do_not_overlap():
 
 
 def test_train_translate_and_plot_through_the_cli(tmp_path, capsys):
-    pairs = {s: ps[:40] for s, ps in translation_pairs().items()}
-    train = TrainConfig(max_iters=4, batch_size=4, eval_interval=2, eval_iters=1, warmup_iters=1, progress=False, device="cpu", dtype="float32")
-    run = translate_train(Seq2SeqConfig(model="rnn-attention", n_embd=16), train, TranslateDataConfig(tokenizer="char", bleu_sentences=3), out=tmp_path / "t", pairs=pairs)
+    config = TranslateConfig.build("tiny", overrides=dict(model="rnn-attention", progress=False, device="cpu", dtype="float32"))
+    run = translate_train(config, out=tmp_path / "t")
     assert "bleu" in (run / "eval.json").read_text()
     png = tmp_path / "att.png"
     assert main(["translate", str(run), "And God said", "--beam", "2", "--device", "cpu", "--plot-attention", str(png)]) == 0
     assert png.stat().st_size > 0
     # a translation run is not a language model, and a language model is not a translator
     assert main(["sample", str(run), "--max-new-tokens", "2"]) == 2
-    assert "expected a pretrain" in capsys.readouterr().err
+    assert "holds an encoder-decoder translator (a translate run); this needs a causal language model" in capsys.readouterr().err
     (tmp_path / "lm").mkdir()
-    (tmp_path / "lm" / "config.yaml").write_text("lmlab_format: 1\nstage: pretrain\n")
+    (tmp_path / "lm" / "config.yaml").write_text("lmlab_format: 2\nstage: pretrain\nmodel_kind: causal-lm\n")
     assert main(["translate", str(tmp_path / "lm"), "hello"]) == 2
-    assert "not a translation run" in capsys.readouterr().err
+    assert "this needs an encoder-decoder translator" in capsys.readouterr().err
     assert main(["translate-train", "--model", "lstm-attention", "--out", str(tmp_path / "x")]) == 2

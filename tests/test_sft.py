@@ -5,13 +5,12 @@ import pytest
 import torch
 
 from lmlab import cli
-from lmlab.config import TrainConfig, build_config
+from lmlab.config import TrainConfig
 from lmlab.data.conversations import render
-from lmlab.eval.perplexity import lm_loss
 from lmlab.eval.tasks import task_accuracy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
-from lmlab.stages.pretrain import pretrain
+from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain
 from lmlab.stages.sft import BucketedBatches, collate, sft
 from lmlab.tokenizer import train_char
 from lmlab.trainer import Trainer
@@ -49,9 +48,9 @@ def test_padding_does_not_change_a_conversations_logits_or_loss(tok, pos):
     padded = collate([short, long], tok.special_id("<|pad|>"))
     n = alone["inputs"].size(1)
     assert torch.allclose(model(alone["inputs"])[0], model(padded["inputs"])[0, :n], atol=1e-5)
-    loss_alone, n_alone = lm_loss(model, alone)
-    loss_both, _ = lm_loss(model, padded)
-    loss_long, _ = lm_loss(model, collate([long], tok.special_id("<|pad|>")))
+    loss_alone, n_alone, _ = next_token_loss(model, alone)
+    loss_both, _, _ = next_token_loss(model, padded)
+    loss_long, _, _ = next_token_loss(model, collate([long], tok.special_id("<|pad|>")))
     assert torch.allclose(loss_both, loss_alone + loss_long, atol=1e-4) and n_alone == 2
 
 
@@ -73,7 +72,7 @@ def test_gradient_of_one_batch_of_4_equals_accumulating_2_batches_of_2(tok):
     for accum, batch_fn in [(1, lambda i: collate(data, pad)), (2, lambda i: collate(data[2 * i : 2 * i + 2], pad))]:
         model = tiny_gpt(tok)
         cfg = TrainConfig(grad_accum=accum, batch_size=4 // accum, grad_clip=0.0, dtype="float32", progress=False)
-        trainer = Trainer(model, cfg, None, batch_fn, lm_loss)
+        trainer = Trainer(model, cfg, None, batch_fn, next_token_loss)
         trainer.optimizer.step = lambda: grads.append([p.grad.clone() for p in model.parameters()])
         trainer.train_step(model)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
@@ -84,7 +83,7 @@ def pretrained(tmp_path_factory):
     root = tmp_path_factory.mktemp("sft")
     corpus = root / "corpus.txt"
     corpus.write_text("".join(f"What is {i} + {j}? {i + j}. Spell 'the' backwards.\n" for i in range(30) for j in range(30)))
-    config = build_config("tiny", overrides=dict(data=str(corpus), dtype="float32", progress=False, max_iters=4, block_size=48))
+    config = PretrainConfig.build("tiny", overrides=dict(data=str(corpus), dtype="float32", progress=False, max_iters=4, block_size=48))
     return pretrain(config, out=root / "pre")
 
 

@@ -4,9 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lmlab.config import TrainConfig, build_config
-from lmlab.stages.pretrain import pretrain
-from lmlab.eval.perplexity import lm_loss
+from lmlab.config import TrainConfig
+from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.trainer import Trainer, lr_at
@@ -15,7 +14,7 @@ from lmlab.trainer import Trainer, lr_at
 def tiny_config(text_file, **overrides):
     base = dict(data=str(text_file), dtype="float32", progress=False, dropout=0.1, lr_decay_iters=16, eval_interval=8)
     base.update(overrides)
-    return build_config("tiny", overrides=base)
+    return PretrainConfig.build("tiny", overrides=base)
 
 
 def test_schedule_warms_up_linearly_then_decays_by_cosine_to_min_lr():
@@ -45,14 +44,14 @@ def test_max_seconds_stops_training_on_time_and_ends_at_min_lr(text_file, tmp_pa
     assert records[-1]["lr"] < min_lr + 0.05 * (lr - min_lr)  # the cosine ran its course by the clock
     assert records[len(records) // 2]["lr"] > min_lr + 0.2 * (lr - min_lr)
     steps = records[-1]["step"]
-    pretrain(build_config(), resume=run)
+    pretrain(PretrainConfig(), resume=run)
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == steps
 
 
 def test_resume_is_bitwise_exact(text_file, tmp_path):
     """N steps, stop, resume N more == 2N steps uninterrupted (CPU, fp32, with dropout)."""
     stopped = pretrain(tiny_config(text_file, max_iters=8), out=tmp_path / "a")
-    pretrain(build_config(), resume=stopped, overrides={"max_iters": 16})
+    pretrain(PretrainConfig(), resume=stopped, overrides={"max_iters": 16})
     straight = pretrain(tiny_config(text_file, max_iters=16), out=tmp_path / "b")
     a, b = load_file(stopped / "model.safetensors"), load_file(straight / "model.safetensors")
     assert a.keys() == b.keys()
@@ -78,7 +77,7 @@ def test_gradient_accumulation_matches_one_big_batch():
             k = index % accum
             return {"inputs": x[k * rows : (k + 1) * rows], "targets": y[k * rows : (k + 1) * rows]}
 
-        Trainer(model, TrainConfig(grad_accum=accum, **cfg), None, batch_fn, lm_loss).fit()
+        Trainer(model, TrainConfig(grad_accum=accum, **cfg), None, batch_fn, next_token_loss).fit()
         weights.append(model.state_dict())
     # Adam turns float rounding in near-zero gradients into ~1e-6 weight noise; a wrong
     # normalisation (mean of micro-batch means) moves weights by ~1e-3 here.
@@ -90,7 +89,7 @@ def test_interrupt_keeps_last_checkpoint_loadable(text_file, tmp_path):
     # A crash during a later save leaves a temporary folder; LATEST still names the good one.
     (run / "ckpt" / ".step-0000016.tmp999").mkdir()
     (run / "ckpt" / ".step-0000016.tmp999" / "model.safetensors").write_bytes(b"partial")
-    pretrain(build_config(), resume=run, overrides={"max_iters": 10})
+    pretrain(PretrainConfig(), resume=run, overrides={"max_iters": 10})
     assert (run / "ckpt" / "LATEST").read_text() == "step-0000010"
 
 

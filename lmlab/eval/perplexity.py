@@ -8,25 +8,15 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lmlab.data.tokens import random_batch
+from lmlab.losses import cross_entropy
 
 
-def lm_loss(model, batch: dict):
-    """Summed next-token cross-entropy over the targets (-100 is ignored), and their count."""
-    return lm_loss_from_logits(model(batch["inputs"]), batch["targets"])
-
-
-def target_only_loss(model, batch: dict):
-    """lm_loss with the output head run only where there are targets (GPT.forward's target_mask)."""
-    mask = batch["targets"] != -100
-    return lm_loss_from_logits(model(batch["inputs"], target_mask=mask), batch["targets"][mask])
-
-
-def lm_loss_from_logits(logits, targets):
-    loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100, reduction="sum")
-    return loss, int((targets != -100).sum())
+def batch_loss(model, x, y) -> tuple[float, int]:
+    """The summed next-token loss of inputs x (B, T) with targets y (B, T), and the number of targets."""
+    loss = cross_entropy(model(x), y)
+    return float(loss.sum), loss.n
 
 
 def metrics_from_loss(loss: float, bytes_per_token: float, prefix: str = "val_") -> dict:
@@ -43,8 +33,8 @@ def sampled_loss(model, split: np.ndarray, iters: int, batch_size: int, block_si
     total, count = 0.0, 0
     for i in range(iters):
         x, y = random_batch(split, i, batch_size, block_size, seed)
-        loss, n = lm_loss(model, {"inputs": x.to(device), "targets": y.to(device)})
-        total, count = total + float(loss), count + n
+        loss, n = batch_loss(model, x.to(device), y.to(device))
+        total, count = total + loss, count + n
     return total / count
 
 
@@ -57,8 +47,8 @@ def full_loss(model, split: np.ndarray, block_size: int, batch_size: int, device
     for i in range(0, len(starts), batch_size):
         s = starts[i : i + batch_size]
         window = torch.from_numpy(split[s[:, None] + np.arange(block_size + 1)].astype(np.int64))
-        loss, k = lm_loss(model, {"inputs": window[:, :-1].to(device), "targets": window[:, 1:].to(device)})
-        total, count = total + float(loss), count + k
+        loss, k = batch_loss(model, window[:, :-1].to(device), window[:, 1:].to(device))
+        total, count = total + loss, count + k
         if progress is not None:
             progress.update(len(s))
     return total / max(count, 1)
@@ -68,14 +58,14 @@ def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto
     """val loss, perplexity and bits per byte of a run on its validation split (or on `data`)."""
     from tqdm.auto import tqdm
 
-    from lmlab.runs import load_run
     from lmlab.data.tokens import prepare_data
     from lmlab.device import autocast, pick_device, resolve_dtype
+    from lmlab.runs import load_run
 
     device = pick_device(device)
-    model, tokenizer, record = load_run(run, device, stages=("pretrain", "sft"))
-    d = record["data"]
-    tokens = prepare_data(data or d["data"], tokenizer, d["val_fraction"], d["cache_dir"] or None)
+    model, tokenizer, record = load_run(run, device)
+    corpus = record["corpus"]
+    tokens = prepare_data(data or corpus["data"], tokenizer, corpus["val_fraction"], corpus["cache_dir"] or None)
     split = tokens.val
     T = model.config.block_size
     tokens.check_fits(T)

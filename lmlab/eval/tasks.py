@@ -48,5 +48,5 @@ def task_accuracy(run: str | Path, tasks: list[str] | tuple[str, ...] = HEADLINE
     from lmlab.runs import load_run
     from lmlab.device import pick_device
 
-    model, tokenizer, _ = load_run(run, pick_device(device), stages=("pretrain", "sft"))
+    model, tokenizer, _ = load_run(run, pick_device(device))
     return accuracy(model, tokenizer, tasks, n)

@@ -10,22 +10,19 @@ import json
 import time
 from pathlib import Path
 
-from lmlab.inference.chat import ChatSession
-from lmlab.runs import load_run
-from lmlab.config import build_config
 from lmlab.device import pick_device
 from lmlab.eval.perplexity import evaluate_run
 from lmlab.eval.tasks import HEADLINE_TASKS, task_accuracy
-from lmlab.inference.generate import sample_text
 from lmlab.experiments.report import metrics_table, plot_loss
-from lmlab.stages.common import default_out
-from lmlab.stages.pretrain import pretrain
-from lmlab.stages.sft import sft
+from lmlab.inference.chat import ChatSession
+from lmlab.inference.generate import sample_text
+from lmlab.runs import load_run
+from lmlab.stages.pretrain import PretrainConfig, pretrain
+from lmlab.stages.recipe import default_out
+from lmlab.stages.sft import SFTConfig, sft
 
 SAMPLE_PROMPTS = ["John 3:16", "Genesis 1:1", "Psalms 23:1", "And Jesus said"]
 CHAT_PROMPTS = ["What is 47 + 38?", "What is 512 + 277?", "Reverse the word 'light'.", "How many times does the letter 'e' appear in 'beginning'?", "Hello, how are you?"]
-QUICK_PRETRAIN = {"max_iters": 250, "eval_interval": 125, "warmup_iters": 30}
-QUICK_SFT = {"max_iters": 150, "eval_interval": 75, "warmup_iters": 15}
 
 
 def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True) -> Path:
@@ -36,14 +33,15 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     timings = {}
 
     t = time.perf_counter()
-    pre = pretrain(build_config("cpu-small", overrides={**common, **(QUICK_PRETRAIN if quick else {})}), out=root / "pretrain")
+    config = PretrainConfig.build("cpu-small-quick" if quick else "cpu-small", overrides=common)
+    pre = pretrain(config, out=root / "pretrain")
     timings["pretrain"] = time.perf_counter() - t
     lm_metrics = evaluate_run(pre, device=device, progress=progress)
     samples = {p: "".join(sample_text(pre, p, max_new_tokens=60, temperature=0.8, top_k=50, seed=0, device=device)) for p in SAMPLE_PROMPTS}
     plot_loss(pre, root / "pretrain_loss.png", "pre-training on the World English Bible")
 
     t = time.perf_counter()
-    tuned = sft(init=pre, out=root / "sft", overrides={**common, **(QUICK_SFT if quick else {})})
+    tuned = sft(SFTConfig.build("quick" if quick else None, overrides=common), init=pre, out=root / "sft")
     timings["sft"] = time.perf_counter() - t
     plot_loss(tuned, root / "sft_loss.png", "SFT on the built-in tasks (assistant tokens only)")
     accuracy = {"pre-trained": task_accuracy(pre, HEADLINE_TASKS, n_tasks, device), "after SFT": task_accuracy(tuned, HEADLINE_TASKS, n_tasks, device)}
@@ -82,7 +80,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
 
 
 def example_conversations(run: Path, device: str) -> list[tuple[str, str]]:
-    model, tokenizer, _ = load_run(run, pick_device(device), stages=("sft",))
+    model, tokenizer, _ = load_run(run, pick_device(device))
     pairs = []
     for prompt in CHAT_PROMPTS:
         session = ChatSession(model, tokenizer, seed=0)

@@ -1,4 +1,4 @@
-"""Translating with a trained encoder-decoder: greedy and beam search, BLEU and chrF, attention maps.
+"""Translating with a trained encoder-decoder: greedy and beam search, and attention maps.
 
 Greedy search takes the most likely token at each step. Beam search (as in Sutskever et al. 2014)
 keeps the K best partial translations by summed log-probability and returns the finished one with
@@ -116,31 +116,6 @@ def translate_batch(model, tokenizer, sources: list[str], beam: int = 1, batch_s
     return [beam_search(model, torch.tensor([ids], device=device), bos, eos, beam) for ids in encoded]
 
 
-def score(hypotheses: list[str], references: list[str]) -> dict:
-    """Corpus BLEU (Papineni et al. 2002) and chrF (Popovic 2015), as sacrebleu computes them."""
-    import sacrebleu
-
-    return {
-        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
-    }
-
-
-def load_translation_run(path, device="cpu"):
-    """(model in eval mode, tokenizer, config record) of a translate-train run folder."""
-    from lmlab.runs import RunFolder
-    from lmlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
-
-    run = RunFolder(path)
-    record = run.read_config()
-    if record.get("stage") != "translate":
-        raise LmlabError(f"{run.path}: is a {record.get('stage')} run, not a translation run (train one with lmlab translate-train)")
-    tokenizer = run.tokenizer()
-    model = build_seq2seq(Seq2SeqConfig(**record["seq2seq"]))
-    run.load_weights(model)
-    return model.to(device).eval(), tokenizer, record
-
-
 def plot_attention(translation: Translation, source_tokens: list[str], target_tokens: list[str], out):
     """Save the alignment heatmap: rows are output tokens, columns source tokens."""
     import matplotlib
@@ -163,12 +138,13 @@ def plot_attention(translation: Translation, source_tokens: list[str], target_to
 def translate_text(run, text: str, beam: int = 1, device="auto", plot: str | None = None) -> str:
     """Translate one sentence with a run folder's model; optionally save its attention heatmap."""
     from lmlab.device import pick_device
+    from lmlab.runs import load_run
 
     if not text.strip():
         raise LmlabError("nothing to translate: the text is empty")
-    model, tokenizer, record = load_translation_run(run, pick_device(device))
-    if plot and record["seq2seq"]["model"] != "rnn-attention":
-        raise LmlabError(f"--plot-attention needs an rnn-attention run; {run} is a {record['seq2seq']['model']} run")
+    model, tokenizer, record = load_run(run, pick_device(device), kind="seq2seq")
+    if plot and record["model"]["model"] != "rnn-attention":
+        raise LmlabError(f"--plot-attention needs an rnn-attention run; {run} is a {record['model']['model']} run")
     (result,) = translate_batch(model, tokenizer, [text], beam)
     if plot:
         def pieces(ids):

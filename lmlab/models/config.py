@@ -4,31 +4,30 @@ One dataclass for all architectures keeps the command line flat (`--n-layer 4 --
 each model reads the fields that apply to it and documents which those are.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-def opt(default, help: str = ""):
-    """A config field with its --help text."""
-    return field(default=default, metadata={"help": help})
+from lmlab.config import derived, opt
 
 
 @dataclass
 class ModelConfig:
-    arch: str = opt("gpt", 'gpt | rnn | lstm | gru')
+    arch: str = opt("gpt", "gpt | rnn | lstm | gru", ("gpt", "rnn", "lstm", "gru"))
     n_layer: int = opt(6, "Transformer blocks, or recurrent layers")
     n_head: int = opt(6, "attention heads")
     n_kv_head: int = opt(0, 'grouped-query attention; 0 means n_head (plain multi-head attention)')
     n_embd: int = opt(384, "embedding width (the residual stream)")
     block_size: int = opt(256, 'context length in tokens')
-    vocab_size: int = field(default=0, metadata={"help": "set from the tokenizer", "derived": True})
-    pos_encoding: str = opt("learned", 'learned | sinusoidal | rope')
-    norm: str = opt("layernorm", 'layernorm | rmsnorm')
-    mlp: str = opt("gelu", 'gelu | swiglu')
+    vocab_size: int = derived(0, "set from the tokenizer")
+    pos_encoding: str = opt("learned", "learned | sinusoidal | rope", ("learned", "sinusoidal", "rope"))
+    norm: str = opt("layernorm", "layernorm | rmsnorm", ("layernorm", "rmsnorm"))
+    mlp: str = opt("gelu", "gelu | swiglu", ("gelu", "swiglu"))
     dropout: float = opt(0.0, "dropout probability")
     bias: bool = opt(True, "biases in linear layers and LayerNorm")
     tie_embeddings: bool = opt(True, "share the input embedding with the output head")
     rope_theta: float = opt(10000.0, "RoPE base")
-    attn_impl: str = opt("auto", 'auto | sdpa | math (math: explicit softmax, faster for bf16 on CPU)')
+    attn_impl: str = opt(
+        "auto", "auto | sdpa | math (math: explicit softmax, faster for bf16 on CPU)", ("auto", "sdpa", "math")
+    )
     hidden_size: int = opt(0, 'recurrent models: 0 means n_embd')
 
     @property

@@ -65,6 +65,11 @@ class Linear(nn.Linear):
         return y + self.bias.to(y.dtype) if self.bias is not None else y
 
 
+def causal_mask(T: int, S: int, device) -> torch.Tensor:
+    """(T, S) bool, True where query i (at position S - T + i) may attend: keys 0..S-T+i."""
+    return torch.ones(T, S, dtype=torch.bool, device=device).tril(S - T)
+
+
 def make_norm(cfg: ModelConfig) -> nn.Module:
     if cfg.norm == "rmsnorm":
         return nn.RMSNorm(cfg.n_embd, eps=1e-5)
@@ -114,7 +119,7 @@ class CausalSelfAttention(nn.Module):
             return self.attn_impl == "math"
         return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
-    def forward(self, x, rope=None, cache: KVCache | None = None, attn_mask=None):
+    def forward(self, x, rope=None, cache: KVCache | None = None):
         B, T, C = x.size()
         hs, nh, nkv = self.head_size, self.n_head, self.n_kv_head
         q, k, v = self.c_attn(x).split([C, nkv * hs, nkv * hs], dim=2)
@@ -130,19 +135,17 @@ class CausalSelfAttention(nn.Module):
             k = k.repeat_interleave(nh // nkv, dim=1)
             v = v.repeat_interleave(nh // nkv, dim=1)
         p = self.dropout if self.training else 0.0
-        causal = attn_mask is None and T > 1
+        S = k.size(2)  # keys so far: T, or the cached prefix + T
         if self.use_math_attention(x):
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, hs) x (B, nh, hs, S) -> (B, nh, T, S)
-            if causal:
-                S = k.size(2)
-                mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
-                att = att.masked_fill(~mask, float("-inf"))
-            elif attn_mask is not None:
-                att = att.masked_fill(~attn_mask, float("-inf"))
+            if T > 1:
+                att = att.masked_fill(~causal_mask(T, S, x.device), float("-inf"))
             att = F.dropout(F.softmax(att, dim=-1), p=p, training=self.training)
             y = att @ v  # (B, nh, T, S) x (B, nh, S, hs) -> (B, nh, T, hs)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=causal)
+            # is_causal assumes S == T; a chunk after a cached prefix (1 < T < S) needs the explicit mask
+            mask = causal_mask(T, S, x.device) if 1 < T < S else None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=T > 1 and mask is None)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return F.dropout(self.c_proj(y), p=p, training=self.training)
 
@@ -179,8 +182,8 @@ class Block(nn.Module):
         self.ln_2 = make_norm(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, rope=None, cache=None, attn_mask=None):
-        x = x + self.attn(self.ln_1(x), rope, cache, attn_mask)
+    def forward(self, x, rope=None, cache=None):
+        x = x + self.attn(self.ln_1(x), rope, cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -234,24 +237,18 @@ class GPT(nn.Module):
     def new_cache(self, batch_size: int, device) -> KVCache:
         return KVCache(self.config, batch_size, device, dtype=self.lm_head.weight.dtype)
 
-    def forward(self, idx, targets=None, cache: KVCache | None = None, last_only: bool = False, attn_mask=None, target_mask=None):
+    def forward(self, idx, cache: KVCache | None = None, last_only: bool = False, target_mask=None):
         """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
 
         With target_mask (B, T) bool, logits only where it is True, (N, V): SFT scores assistant
         tokens only, and skipping the head on the rest saves its matmul and softmax there.
-
-        With targets (B, T), also returns the mean cross-entropy over targets != -100.
         With a cache, idx holds the next positions after cache.pos, and the cache advances.
-        attn_mask (B or 1, 1, T, T), True where attention is allowed, replaces the causal mask
-        (used to keep packed sequences from attending across their boundaries).
+        The model returns logits only; the losses live in lmlab.losses.
         """
         B, T = idx.size()
         start = cache.pos if cache is not None else 0
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
-        if cache is not None and start > 0 and T > 1:
-            # A chunk after a cached prefix: query i sees keys 0..start+i.
-            attn_mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(start)
         x = self.wte(idx)  # (B, T, C)
         rope = None
         if hasattr(self, "wpe"):
@@ -262,7 +259,7 @@ class GPT(nn.Module):
             rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
         x = self.drop(x)
         for block in self.h:
-            x = block(x, rope, cache, attn_mask)
+            x = block(x, rope, cache)
         if cache is not None:
             cache.pos += T
         x = self.ln_f(x)
@@ -270,8 +267,4 @@ class GPT(nn.Module):
             x = x[:, -1:, :]
         elif target_mask is not None:
             x = x[target_mask]  # (N, C)
-        logits = self.lm_head(x)
-        if targets is None:
-            return logits
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        return self.lm_head(x)

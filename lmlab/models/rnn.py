@@ -12,7 +12,6 @@ tie_embeddings, vocab_size. Shapes: B batch, T time, C n_embd, H hidden_size, V 
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from lmlab.models.config import ModelConfig
 
@@ -57,10 +56,9 @@ class RecurrentLM(nn.Module):
         recurrent = sum(p.numel() for p in self.rnn.parameters())
         return 6 * (recurrent + self.lm_head.weight.numel())
 
-    def forward(self, idx, targets=None, last_only: bool = False, state=None):
+    def forward(self, idx, last_only: bool = False, state=None):
         """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
 
-        With targets (B, T), also returns the mean cross-entropy over targets != -100.
         `state` is the recurrent state to start from (zeros when None); after the call,
         self.last_state holds the final state, for carrying it into the next block.
         """
@@ -69,8 +67,4 @@ class RecurrentLM(nn.Module):
         h = self.drop(h)
         if last_only:
             h = h[:, -1:, :]
-        logits = self.lm_head(h)
-        if targets is None:
-            return logits
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        return logits, loss
+        return self.lm_head(h)

@@ -17,7 +17,7 @@ Shapes: B batch, S source length, T target length, E n_embd, H hidden_size, V vo
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lmlab.errors import LmlabError
-from lmlab.models.config import opt
+from lmlab.config import derived, opt
 from lmlab.models.gpt import sinusoidal_table
 
 MODELS = ("rnn", "rnn-attention", "transformer")
@@ -33,15 +33,15 @@ MODELS = ("rnn", "rnn-attention", "transformer")
 
 @dataclass
 class Seq2SeqConfig:
-    model: str = opt("rnn-attention", "rnn | rnn-attention | transformer")
+    model: str = opt("rnn-attention", "rnn | rnn-attention | transformer", MODELS)
     n_layer: int = opt(1, "encoder GRU layers (rnn models); encoder and decoder layers (transformer)")
     n_embd: int = opt(128, "embedding width (d_model of the transformer)")
     hidden_size: int = opt(0, "GRU state width (rnn models); 0 means n_embd")
     n_head: int = opt(4, "attention heads (transformer)")
     dropout: float = opt(0.1, "dropout probability")
     max_len: int = opt(64, "longest source or target in tokens; longer training pairs are left out")
-    vocab_size: int = field(default=0, metadata={"help": "set from the tokenizer", "derived": True})
-    pad_id: int = field(default=0, metadata={"help": "set from the tokenizer", "derived": True})
+    vocab_size: int = derived(0, "set from the tokenizer")
+    pad_id: int = derived(0, "set from the tokenizer")
 
 
 def build_seq2seq(cfg: Seq2SeqConfig) -> "nn.Module":

@@ -9,60 +9,106 @@ block from the (detached) hidden state the previous block ended with: truncated 
 through time (Williams & Peng 1990) whose memory reaches past the block.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
-from lmlab.config import RunConfig
+from lmlab.config import StageConfig, TrainConfig, opt
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch, sequential_batch
-from lmlab.device import measure_peak_flops, resolve_dtype
 from lmlab.errors import LmlabError
-from lmlab.eval.perplexity import lm_loss, lm_loss_from_logits, metrics_from_loss, sampled_loss
-from lmlab.stages.common import main_process_first, new_model, setup_stage
-from lmlab.trainer import Trainer
+from lmlab.eval.perplexity import metrics_from_loss, sampled_loss
+from lmlab.losses import Loss, cross_entropy
+from lmlab.models import build_model
+from lmlab.models.config import ModelConfig
+from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
 
 
-def pretrain(config: RunConfig, out: str | Path | None = None, resume: str | Path | None = None, overrides: dict | None = None) -> Path:
+@dataclass
+class DataConfig:
+    data: str = opt("web", "a built-in corpus name (lmlab data list) or a path")
+    tokenizer: str = opt("bpe", "char | bpe | a path to a tokenizer.json")
+    bpe_vocab_size: int = opt(4096, "BPE vocabulary size, special tokens included")
+    val_fraction: float = opt(0.1, "the last part of the token stream held out for validation")
+    cache_dir: str = opt("", "token cache; empty means $LMLAB_CACHE or ~/.cache/lmlab")
+    carry_state: bool = opt(
+        False, "recurrent models: read the corpus in order and carry the hidden state across consecutive blocks"
+    )
+
+
+CPU_SMALL = dict(  # the `lmlab run` default: a few minutes on 2 CPU cores
+    n_layer=4, n_head=4, n_embd=256, block_size=128, pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False,
+    tokenizer="bpe", bpe_vocab_size=4096, max_iters=1500, batch_size=16, lr=2e-3, min_lr=2e-4,
+    warmup_iters=100, eval_interval=250, eval_iters=10,
+)  # fmt: skip
+
+
+@dataclass
+class PretrainConfig(StageConfig):
+    STAGE: ClassVar[str] = "pretrain"
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "tiny": dict(  # seconds on a CPU: for tests and smoke runs
+            n_layer=2, n_head=2, n_embd=32, block_size=32, tokenizer="char",
+            max_iters=20, batch_size=4, lr=3e-3, warmup_iters=2, eval_interval=10, eval_iters=2, log_interval=5,
+        ),
+        "cpu-small": CPU_SMALL,
+        "cpu-small-quick": {**CPU_SMALL, "max_iters": 250, "eval_interval": 125, "warmup_iters": 30},  # lmlab run --quick
+        "shakespeare-char": dict(  # nanoGPT's CPU recipe (README, "I only have a macbook")
+            n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, tokenizer="char",
+            max_iters=2000, lr_decay_iters=2000, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_iters=100,
+            beta2=0.99, eval_interval=250, eval_iters=20,
+        ),
+        "gpt2-124m": dict(  # GPT-2 small, for GPUs
+            n_layer=12, n_head=12, n_embd=768, block_size=1024, bpe_vocab_size=50304, tokenizer="bpe",
+            max_iters=600000, batch_size=12, grad_accum=40, lr=6e-4, min_lr=6e-5, warmup_iters=2000,
+            beta2=0.95, eval_interval=2000, eval_iters=200, compile=True,
+        ),
+    }  # fmt: skip
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+def pretrain(config: PretrainConfig, out: str | Path | None = None, resume: str | Path | None = None,
+             overrides: dict | None = None) -> Path:  # fmt: skip
     """Train a language model from scratch (or resume one); returns the run folder."""
-    s = setup_stage("pretrain", config, out, resume, overrides)
-    config, run, device = s.config, s.run, s.device
-    d, t = config.data, config.train
-    if s.resuming:
-        tokenizer = run.tokenizer()
-    else:
-        tokenizer = main_process_first(s.dist, lambda: prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size, d.cache_dir or None))
-    data = main_process_first(s.dist, lambda: prepare_data(d.data, tokenizer, d.val_fraction, d.cache_dir or None, progress=t.progress and s.dist.is_main))
-    data.check_fits(config.model.block_size)
-    model = new_model(config, tokenizer.vocab_size, t.seed)
-    if not s.resuming and s.dist.is_main:
-        run.create(config.to_dict(), "pretrain", tokenizer)
-    T = config.model.block_size
+    return train_stage(config, build, out, resume, overrides)
 
-    def batch_fn(index: int) -> dict:
+
+def build(config: PretrainConfig, ctx: Context) -> Recipe:
+    d, t, T = config.data, config.train, config.model.block_size
+    if ctx.resuming:
+        tokenizer = ctx.run.tokenizer()
+    else:
+        tokenizer = ctx.main_first(lambda: prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size, d.cache_dir or None))
+    progress = t.progress and ctx.dist.is_main
+    data = ctx.main_first(lambda: prepare_data(d.data, tokenizer, d.val_fraction, d.cache_dir or None, progress))
+    data.check_fits(T)
+    model = new_model(build_model, config.model, tokenizer.vocab_size, t.seed)
+
+    def batches(index: int) -> dict:
         x, y = random_batch(data.train, index, t.batch_size, T, t.seed)
         return {"inputs": x, "targets": y}
 
-    loss_fn = lm_loss
-    if t.carry_state:
-        batch_fn, loss_fn = carried_state_recipe(config, data.train, s.dist.world_size)
+    loss = next_token_loss
+    if d.carry_state:
+        batches, loss = carried_state_recipe(config, data.train, ctx.dist.world_size)
 
-    def eval_fn(model) -> dict:
-        loss = sampled_loss(model, data.val, t.eval_iters, t.batch_size, T, t.seed + 1, device)
-        return metrics_from_loss(loss, data.bytes_per_token["val"])
+    def evaluate(model) -> dict:
+        mean = sampled_loss(model, data.val, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
+        return metrics_from_loss(mean, data.bytes_per_token["val"])
 
-    trainer = Trainer(
-        model, t, run, batch_fn, loss_fn, eval_fn, device, s.dist,
-        tokens_per_step=t.batch_size * T * t.grad_accum * s.dist.world_size,
-        flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
-        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * s.dist.world_size,
-    )
-    if s.resuming:
-        trainer.resume()
-    trainer.fit()
-    return run.path
+    corpus = {"data": d.data, "val_fraction": d.val_fraction, "cache_dir": d.cache_dir}  # where bpb is measured
+    return Recipe(model, tokenizer, batches, loss, evaluate, tokens_per_batch=t.batch_size * T, record={"corpus": corpus})
 
 
-def carried_state_recipe(config: RunConfig, train, world_size: int):
+def next_token_loss(model, batch: dict) -> Loss:
+    """The pre-training loss of a batch: cross-entropy of every target given the inputs before it."""
+    return cross_entropy(model(batch["inputs"]), batch["targets"])
+
+
+def carried_state_recipe(config: PretrainConfig, train, world_size: int):
     """Batches that continue in time, and a loss that carries each stream group's hidden state.
 
     Micro-batch index i = (step * world + rank) * accum + k is stream group i % (world * accum) at
@@ -75,17 +121,18 @@ def carried_state_recipe(config: RunConfig, train, world_size: int):
     t, groups = config.train, world_size * config.train.grad_accum
     states: dict = {}
 
-    def batch_fn(index: int) -> dict:
+    def batches(index: int) -> dict:
         group = index % groups
         x, y, restart = sequential_batch(train, index // groups, group, t.batch_size, config.model.block_size, groups)
         return {"inputs": x, "targets": y, "group": torch.tensor(group), "restart": torch.tensor(restart)}
 
-    def loss_fn(model, batch):
+    def loss(model, batch):
         group = int(batch["group"])
         state = None if bool(batch["restart"]) else states.get(group)
         logits = model(batch["inputs"], state=state)
         core = model.module if hasattr(model, "module") else model
-        states[group] = tuple(h.detach() for h in core.last_state) if isinstance(core.last_state, tuple) else core.last_state.detach()
-        return lm_loss_from_logits(logits, batch["targets"])
+        last = core.last_state
+        states[group] = tuple(h.detach() for h in last) if isinstance(last, tuple) else last.detach()
+        return cross_entropy(logits, batch["targets"])
 
-    return batch_fn, loss_fn
+    return batches, loss

@@ -13,38 +13,55 @@ and sliced into batches, and the batch order shuffled again. Batch `index` is a 
 (seed, index), so resume and torchrun read exactly the batches of one uninterrupted process.
 """
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from lmlab.runs import RunFolder
-from lmlab.config import RunConfig, build_config
+from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
 from lmlab.data import tasks
 from lmlab.data.conversations import read_conversations, render_all, truncate
-from lmlab.device import measure_peak_flops, resolve_dtype
 from lmlab.errors import LmlabError
-from lmlab.eval.perplexity import target_only_loss
 from lmlab.eval.tasks import HEADLINE_TASKS, accuracy
-from lmlab.stages.common import new_model, setup_stage
+from lmlab.losses import IGNORE, Loss, cross_entropy
+from lmlab.models import build_model
+from lmlab.models.config import ModelConfig
+from lmlab.runs import RunFolder
+from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
 from lmlab.tokenizer import Tokenizer
-from lmlab.trainer import Trainer
 
-# Training defaults on top of the init run's config: from cpu-small these take about 6 minutes
-# on 2 CPU cores (96 conversations of ~25 tokens a step, about 2,300 tokens, like a cpu-small pre-training step).
-SFT_DEFAULTS = dict(max_iters=1200, batch_size=96, grad_accum=1, lr=1e-3, min_lr=1e-4, warmup_iters=50, lr_decay_iters=0, schedule="cosine", eval_interval=400, log_interval=10)
 BUCKET_WINDOW = 16  # batches sorted by length together
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
 EVAL_TASK_N = 24  # held-out instances per headline task measured at each evaluation (the learning curve)
 BUILTIN = "tasks"  # the data name of the built-in task mixture
 
 
-def sft_config(init_record: dict, config: RunConfig | None = None, overrides: dict | None = None) -> RunConfig:
-    """The init run's model and data sections; SFT_DEFAULTS (or config's train section); then overrides."""
-    train = config.to_dict()["train"] if config is not None else {**init_record["train"], **SFT_DEFAULTS}
-    return build_config(base={"model": init_record["model"], "data": init_record["data"], "train": train}, overrides=overrides)
+@dataclass
+class SFTDataConfig:
+    init: str = opt("", "the run to fine-tune: any causal-LM run (pre-trained or fine-tuned)")
+    data: str = opt(
+        BUILTIN, "conversational or prompt/completion JSONL, a datasets folder, or 'tasks' (the built-in task mixture)"
+    )
+    dropout: float = opt(0.0, "dropout while fine-tuning (the rest of the architecture is the init run's)")
+
+
+def sft_training_defaults() -> TrainConfig:
+    # From cpu-small these take about 6 minutes on 2 CPU cores (96 conversations of ~25 tokens a
+    # step, about 2,300 tokens, like a cpu-small pre-training step).
+    return TrainConfig(max_iters=1200, batch_size=96, lr=1e-3, min_lr=1e-4, warmup_iters=50, eval_interval=400)
+
+
+@dataclass
+class SFTConfig(StageConfig):
+    STAGE: ClassVar[str] = "sft"
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "quick": dict(max_iters=150, eval_interval=75, warmup_iters=15),  # lmlab run --quick
+        "tiny": dict(max_iters=6, batch_size=4, eval_interval=3, warmup_iters=2, log_interval=1),  # tests, smoke runs
+    }
+    train: TrainConfig = field(default_factory=sft_training_defaults)
+    sft: SFTDataConfig = field(default_factory=SFTDataConfig)
 
 
 @dataclass
@@ -117,6 +134,12 @@ class BucketedBatches:
         return collate([self.examples[i] for i in self.epoch(e)[k]], self.pad_id)
 
 
+def sft_loss(model, batch: dict) -> Loss:
+    """The cross-entropy of the assistant targets, the output head run only there (GPT's target_mask)."""
+    mask = batch["targets"] != IGNORE
+    return cross_entropy(model(batch["inputs"], target_mask=mask), batch["targets"][mask])
+
+
 @torch.no_grad()
 def masked_loss(model, examples: list, batch_size: int, pad_id: int, device) -> float:
     """Mean loss per assistant token over examples (batched in length order, to pad little)."""
@@ -124,53 +147,56 @@ def masked_loss(model, examples: list, batch_size: int, pad_id: int, device) -> 
     total, count = 0.0, 0
     for i in range(0, len(ordered), batch_size):
         batch = {k: v.to(device) for k, v in collate(ordered[i : i + batch_size], pad_id).items()}
-        loss, n = target_only_loss(model, batch)
-        total, count = total + float(loss), count + n
+        loss = sft_loss(model, batch)
+        total, count = total + float(loss.sum), count + loss.n
     return total / max(count, 1)
 
 
-def sft(config: RunConfig | None = None, init: str | Path | None = None, data: str | Path | None = None, out: str | Path | None = None, resume: str | Path | None = None, overrides: dict | None = None) -> Path:
-    """Fine-tune the run `init` on chat data (a file, or the built-in task mixture); returns the new run folder."""
-    if resume:
-        saved = RunFolder(resume).read_config().get("sft", {})
-        init, data = saved.get("init"), saved.get("data")
-    if init is None:
-        raise LmlabError("sft needs --init RUN: the pre-trained run to fine-tune")
-    init_run = RunFolder(init)
-    record = init_run.read_config()
-    if record.get("stage") not in ("pretrain", "sft"):
-        raise LmlabError(f"{init_run.path}: is a {record.get('stage')} run; sft starts from a pretrain or sft run")
-    if record["model"].get("arch", "gpt") != "gpt":
-        raise LmlabError(f"{init_run.path}: sft needs a GPT model, the run is {record['model']['arch']}")
-    data = str(data) if data else BUILTIN
-    s = setup_stage("sft", sft_config(record, config, overrides), out, resume, overrides)
-    config, run, device, t = s.config, s.run, s.device, s.config.train
-    tokenizer = init_run.tokenizer() if not s.resuming else run.tokenizer()
-    sft_data = prepare_sft_data(data, tokenizer, config.model.block_size, t.seed)
-    if s.dist.is_main and (sft_data.truncated or sft_data.dropped):
-        print(f"sft: {sft_data.truncated} of {sft_data.n_conversations} conversations truncated to {config.model.block_size + 1} tokens, {sft_data.dropped} dropped (no assistant token left)")
-    model = new_model(config, tokenizer.vocab_size, t.seed)
-    if not s.resuming:
-        init_run.load_weights(model)
-        if s.dist.is_main:
-            extra = {"sft": {"init": str(init_run.path), "data": data, "conversations": sft_data.n_conversations, "truncated": sft_data.truncated, "dropped": sft_data.dropped}}
-            run.create(config.to_dict(), "sft", tokenizer, extra)
-    pad_id = tokenizer.special_id("<|pad|>")
-    batch_fn = BucketedBatches(sft_data.train, t.batch_size, t.seed, pad_id)
+def sft(config: SFTConfig | None = None, init: str | Path | None = None, data: str | Path | None = None,
+        out: str | Path | None = None, resume: str | Path | None = None, overrides: dict | None = None) -> Path:  # fmt: skip
+    """Fine-tune the run `init` on chat data (a file, or the built-in task mixture); returns the new run folder.
 
-    def eval_fn(model) -> dict:
-        metrics = {"val_loss": masked_loss(model, sft_data.val, t.batch_size, pad_id, device)} if sft_data.val else {}
-        if data == BUILTIN:  # the learning curve of the headline tasks
+    init and data are the config's sft.init and sft.data, given directly.
+    """
+    given = {**({"init": str(init)} if init else {}), **({"data": str(data)} if data else {}), **(overrides or {})}
+    config = SFTConfig.build(base=config.to_dict() if config else None, overrides=given)
+    if not resume and not config.sft.init:
+        raise LmlabError("sft needs --init RUN: the pre-trained run to fine-tune")
+    return train_stage(config, build, out, resume, given if resume else None)
+
+
+def build(config: SFTConfig, ctx: Context) -> Recipe:
+    s, t = config.sft, config.train
+    if ctx.resuming:
+        source, record, init_run = ctx.run, ctx.record, None
+    else:
+        source = init_run = RunFolder(s.init)
+        record = init_run.read_config()
+        if record.get("model_kind") != "causal-lm":
+            raise LmlabError(f"{init_run.path}: is a {record.get('stage')} run of a {record.get('model_kind')} model; sft starts from a causal LM")
+        if record["model"].get("arch", "gpt") != "gpt":
+            raise LmlabError(f"{init_run.path}: sft needs a GPT model, the run is {record['model']['arch']}")
+    tokenizer = source.tokenizer()
+    model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
+    sft_data = prepare_sft_data(s.data, tokenizer, model_config.block_size, t.seed)
+    if ctx.dist.is_main and (sft_data.truncated or sft_data.dropped):
+        print(
+            f"sft: {sft_data.truncated} of {sft_data.n_conversations} conversations truncated to "
+            f"{model_config.block_size + 1} tokens, {sft_data.dropped} dropped (no assistant token left)"
+        )
+    model = new_model(build_model, model_config, tokenizer.vocab_size, t.seed)
+    pad_id = tokenizer.special_id("<|pad|>")
+    batches = BucketedBatches(sft_data.train, t.batch_size, t.seed, pad_id)
+
+    def evaluate(model) -> dict:
+        metrics = {"val_loss": masked_loss(model, sft_data.val, t.batch_size, pad_id, ctx.device)} if sft_data.val else {}
+        if s.data == BUILTIN:  # the learning curve of the headline tasks
             metrics.update({f"acc_{k}": v for k, v in accuracy(model, tokenizer, HEADLINE_TASKS[:4], EVAL_TASK_N).items()})
         return metrics
 
-    trainer = Trainer(
-        model, t, run, batch_fn, target_only_loss, eval_fn, device, s.dist,
-        tokens_per_step=math.ceil(batch_fn.tokens_per_batch * t.grad_accum * s.dist.world_size),
-        flops_per_token=model.flops_per_token(),
-        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * s.dist.world_size,
+    stats = {"conversations": sft_data.n_conversations, "truncated": sft_data.truncated, "dropped": sft_data.dropped}
+    return Recipe(
+        model, tokenizer, batches, sft_loss, evaluate, tokens_per_batch=batches.tokens_per_batch,
+        record={"corpus": record.get("corpus"), "sft_data": stats},
+        init_weights=init_run.load_weights if init_run else None,
     )  # fmt: skip
-    if s.resuming:
-        trainer.resume()
-    trainer.fit()
-    return run.path

@@ -1,0 +1,34 @@
+"""The losses of every training stage, as pure functions of tensors.
+
+Each returns a Loss (loss_sum, n, metrics): the loss summed over its n terms (target tokens, or
+preference pairs), and a dict of extra metrics, each summed over the same n terms. The one
+training loop adds these up over the micro-batches and processes of a step and divides by the
+total n, so the step's loss is the mean per term however the batch is split, and each metric is
+logged as its mean in the same way (a DPO stage can report reward margins, a PPO stage its KL).
+Models return logits; only these functions know what is being optimised.
+"""
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100  # a target that is not learned (padding, prompt tokens): no loss, not counted
+
+
+class Loss(NamedTuple):
+    sum: torch.Tensor  # scalar: the loss summed over the n terms
+    n: int  # how many terms (target tokens, pairs) the sum covers
+    metrics: dict  # name -> scalar tensor, summed over the same n terms
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> Loss:
+    """Summed next-token cross-entropy, L = - sum_t log p(y_t | context), over the targets that are not IGNORE.
+
+    logits (..., V) and targets (...) of the same leading shape. The one language-modelling loss of
+    every stage: pre-training (p(y) = prod_t p(y_t | y_<t)), SFT (logits only at the assistant
+    targets, Ouyang et al. 2022) and encoder-decoders under teacher forcing (p(y_t | y_<t, x)).
+    Computed in fp32 whatever the autocast dtype of the logits.
+    """
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
+    return Loss(loss, int((targets != IGNORE).sum()), {})

@@ -1,0 +1,111 @@
+"""The one path every training stage takes: set up or resume the run folder, join DDP, let the
+stage build its parts, train them with the one Trainer, and return the run folder.
+
+A stage is a StageConfig subclass (its sections and defaults) and a build function
+    build(config, ctx) -> Recipe
+that supplies what makes the stage itself: the model (with its tokenizer), the batches, the loss
+and the evaluation. Everything else (run folders, resume, DDP, precision, schedule, checkpoints,
+metrics) happens here and in lmlab.trainer, once for all stages.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from lmlab.config import StageConfig
+from lmlab.device import Distributed, init_distributed, main_process_first, measure_peak_flops, resolve_dtype
+from lmlab.errors import LmlabError
+from lmlab.losses import Loss
+from lmlab.runs import RunFolder
+from lmlab.tokenizer import Tokenizer
+from lmlab.trainer import Trainer
+
+
+def default_out(stage: str) -> Path:
+    return Path("runs") / f"{stage}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+@dataclass
+class Context:
+    """Where a stage's recipe is built: its run folder, device and processes."""
+
+    run: RunFolder
+    device: torch.device
+    dist: Distributed
+    resuming: bool
+    record: dict  # the run record being resumed ({} for a new run)
+
+    def main_first(self, fn):
+        """fn() on rank 0 first (it may write caches), then on the other ranks."""
+        return main_process_first(self.dist, fn)
+
+
+@dataclass
+class Recipe:
+    """What a stage hands to the one training loop."""
+
+    model: torch.nn.Module  # has .config, the architecture written to the run record
+    tokenizer: Tokenizer
+    batches: Callable[[int], dict]  # micro-batch `index`, a pure function of the index
+    loss: Callable[[torch.nn.Module, dict], Loss]
+    evaluate: Callable[[torch.nn.Module], dict] | None = None
+    tokens_per_batch: float = 0.0  # tokens one micro-batch computes on, for tokens/s and MFU
+    model_kind: str = "causal-lm"  # what the run holds (lmlab.runs.MODEL_KINDS)
+    record: dict = field(default_factory=dict)  # extra entries for the run record
+    init_weights: Callable[[torch.nn.Module], None] | None = None  # a new run's starting weights (default: random)
+    finish: Callable[[torch.nn.Module, RunFolder], None] | None = None  # after training, on rank 0
+
+
+def train_stage(config: StageConfig, build: Callable[[StageConfig, Context], Recipe], out: str | Path | None = None,
+                resume: str | Path | None = None, overrides: dict | None = None) -> Path:  # fmt: skip
+    """Train a new run of config's stage in `out`, or continue the run `resume`; returns the run folder.
+
+    On resume the saved config is the base and only explicitly given overrides change it.
+    """
+    stage = config.STAGE
+    if resume:
+        run = RunFolder(resume)
+        record = run.read_config()
+        if record.get("stage") != stage:
+            raise LmlabError(f"{run.path}: is a {record.get('stage')} run, not a {stage} run")
+        if run.latest() is None:
+            raise LmlabError(f"{run.path}: no checkpoint to resume from")
+        saved = {name: record[name] for name in type(config).section_types() if name in record}
+        config = type(config).build(base=saved, overrides=overrides)
+    else:
+        run, record = RunFolder(out or default_out(stage)), {}
+        if (run.path / "config.yaml").exists():
+            raise LmlabError(f"{run.path}: already holds a run; use --resume {run.path} or another --out")
+    dist_info, device = init_distributed(config.train.device)
+    recipe = build(config, Context(run, device, dist_info, bool(resume), record))
+    model, t = recipe.model, config.train
+    if not resume:
+        if recipe.init_weights is not None:
+            recipe.init_weights(model)
+        if dist_info.is_main:
+            entries = {**config.to_dict(), "model": dataclasses.asdict(model.config), **recipe.record}
+            run.create(entries, stage, recipe.model_kind, recipe.tokenizer)
+    world = dist_info.world_size
+    trainer = Trainer(
+        model, t, run, recipe.batches, recipe.loss, recipe.evaluate, device, dist_info,
+        tokens_per_step=round(recipe.tokens_per_batch * t.grad_accum * world),
+        flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
+        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * world,
+    )  # fmt: skip
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    if recipe.finish is not None and dist_info.is_main:
+        recipe.finish(trainer.model.eval(), run)
+    return run.path
+
+
+def new_model(build_fn, model_config, vocab_size: int, seed: int) -> torch.nn.Module:
+    """A freshly initialised model of model_config with the tokenizer's vocabulary, seeded."""
+    model_config.vocab_size = vocab_size
+    torch.manual_seed(seed)
+    return build_fn(model_config)
