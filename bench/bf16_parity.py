@@ -12,10 +12,10 @@ import torch
 
 from lmlab.config import TrainConfig
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
-from lmlab.eval.perplexity import lm_loss
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.trainer import Trainer
+from lmlab.stages.pretrain import next_token_loss
 
 
 def main():
@@ -35,7 +35,7 @@ def main():
             return {"inputs": x, "targets": y}
 
         cfg = TrainConfig(max_iters=args.steps, batch_size=8, lr=1e-3, warmup_iters=20, dtype=dtype, log_interval=1, eval_interval=10**9, progress=False)
-        trainer = Trainer(model, cfg, None, batch_fn, lm_loss)
+        trainer = Trainer(model, cfg, None, batch_fn, next_token_loss)
         t = time.perf_counter()
         trainer.fit()
         speed[dtype] = args.steps * 8 * 256 / (time.perf_counter() - t)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from lmlab.config import TrainConfig
 from lmlab.device import pick_device
-from lmlab.eval.perplexity import lm_loss
+from lmlab.stages.pretrain import next_token_loss
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.trainer import Trainer
@@ -28,7 +28,7 @@ def lmlab_tokens_per_s(args, device, V: int) -> float:
     model = build_model(ModelConfig(arch=args.arch, n_layer=args.layers, n_embd=args.width, block_size=args.block, vocab_size=V))
     batch = {"inputs": torch.randint(0, V, (args.batch, args.block)), "targets": torch.randint(0, V, (args.batch, args.block))}
     cfg = TrainConfig(max_iters=10**9, batch_size=args.batch, progress=False, device=str(device), dtype="float32")
-    trainer = Trainer(model, cfg, None, lambda i: batch, lm_loss, device=device)
+    trainer = Trainer(model, cfg, None, lambda i: batch, next_token_loss, device=device)
     for _ in range(3):
         trainer.train_step(trainer.model)
     sync(device)

@@ -13,13 +13,13 @@ import time
 
 import torch
 
-from lmlab.config import build_config
 from lmlab.data import tasks
 from lmlab.data.tokens import prepare_tokenizer
 from lmlab.device import pick_device
-from lmlab.eval.perplexity import lm_loss
-from lmlab.stages.common import new_model
-from lmlab.stages.sft import SFT_DEFAULTS, BucketedBatches, prepare_sft_data
+from lmlab.models import build_model
+from lmlab.stages.pretrain import PretrainConfig, next_token_loss
+from lmlab.stages.recipe import new_model
+from lmlab.stages.sft import BucketedBatches, SFTConfig, prepare_sft_data, sft_loss
 from lmlab.trainer import Trainer
 
 
@@ -42,23 +42,28 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    config = build_config(args.preset, overrides={"progress": False, "device": str(device)})
+    config = PretrainConfig.build(args.preset, overrides={"progress": False, "device": str(device)})
     d, T = config.data, config.model.block_size
     tokenizer = prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size)
 
     pre_cfg = config.train
     B = pre_cfg.batch_size
     tokens = torch.randint(0, tokenizer.vocab_size, (B, T + 1), generator=torch.Generator().manual_seed(0))
-    pre = Trainer(new_model(config, tokenizer.vocab_size, 0), pre_cfg, None, lambda i: {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}, lm_loss, device=device)
+    def pre_batch(index):
+        return {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
+
+    pre = Trainer(new_model(build_model, config.model, tokenizer.vocab_size, 0), pre_cfg, None, pre_batch, next_token_loss,
+                  device=device)  # fmt: skip
     pre_rate = steps_per_second(pre, args.steps) * B * T
 
-    sft_cfg = build_config(args.preset, overrides={**SFT_DEFAULTS, "progress": False, "device": str(device)}).train
+    sft_cfg = SFTConfig.build(overrides={"progress": False, "device": str(device), "dtype": pre_cfg.dtype}).train
     original = tasks.BUILTIN_SIZE
     tasks.BUILTIN_SIZE = 4000  # enough batches for the benchmark; the length mix is that of the full data
     data = prepare_sft_data("tasks", tokenizer, T, 0)
     tasks.BUILTIN_SIZE = original
     batches = BucketedBatches(data.train, sft_cfg.batch_size, 0, tokenizer.special_id("<|pad|>"))
-    sft = Trainer(new_model(config, tokenizer.vocab_size, 0), sft_cfg, None, batches, lm_loss, device=device)
+    sft = Trainer(new_model(build_model, config.model, tokenizer.vocab_size, 0), sft_cfg, None, batches, sft_loss,
+                  device=device)  # fmt: skip
     sft_steps = steps_per_second(sft, args.steps)
     padded = sum(batches(i)["inputs"].numel() for i in range(batches.batches_per_epoch)) / batches.batches_per_epoch
     sft_rate, sft_padded_rate = sft_steps * batches.tokens_per_batch, sft_steps * padded

@@ -15,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lmlab.config import build_config
 from lmlab.eval.perplexity import evaluate_run
-from lmlab.stages.pretrain import pretrain
+from lmlab.stages.pretrain import PretrainConfig, pretrain
 
 BEST = dict(pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False, dtype="bfloat16", n_layer=6, n_head=4, n_embd=128,
             block_size=64, batch_size=16, lr=3e-3, min_lr=1e-4, warmup_iters=50, beta2=0.99, eval_interval=100000)
@@ -41,18 +40,18 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         budget = args.budget
         if not args.skip_preset:
-            cfg = build_config("shakespeare-char", overrides={"data": args.data, "progress": False})
+            cfg = PretrainConfig.build("shakespeare-char", overrides={"data": args.data, "progress": False})
             seconds, _ = timed_pretrain(cfg, f"{tmp}/preset")
             m = evaluate_run(f"{tmp}/preset", device="cpu", progress=False)
             print(f"shakespeare-char preset: 2000 iters in {seconds:.0f} s, full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")
             budget = budget or seconds
         best = {**BEST, **dict(kv.split("=", 1) for kv in args.set)}
-        probe = build_config(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": 40, "warmup_iters": 5, "log_interval": 10})
+        probe = PretrainConfig.build(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": 40, "warmup_iters": 5, "log_interval": 10})
         probe_s, steps = timed_pretrain(probe, f"{tmp}/probe")
         step_s = probe.train.batch_size * probe.model.block_size / steps[-1]["tokens_per_s"]  # steady state, after warm-up
         overhead = probe_s - 40 * step_s  # start-up and the final evaluation
         iters = int((budget - overhead) / step_s * 0.97)
-        cfg = build_config(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": iters})
+        cfg = PretrainConfig.build(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": iters})
         seconds, _ = timed_pretrain(cfg, f"{tmp}/best")
         m = evaluate_run(f"{tmp}/best", device="cpu", progress=False)
         print(f"best settings {best}: {iters} iters in {seconds:.0f} s (budget {budget:.0f} s), full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")

@@ -13,6 +13,7 @@ from common import median_time
 
 from lmlab.data.corpus import documents
 from lmlab.data.tokens import prepare_data, random_batch
+from lmlab.losses import cross_entropy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.tokenizer import chunk_lines, train_bpe
@@ -43,7 +44,8 @@ def main():
         x, y = random_batch(data.train, 0, B, T, 0)
 
         def step():
-            model(x, targets=y)[1].backward()
+            loss = cross_entropy(model(x), y)
+            (loss.sum / loss.n).backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
 

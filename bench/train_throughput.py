@@ -12,6 +12,7 @@ import torch
 from common import median_time
 
 from lmlab.device import autocast, measure_peak_flops
+from lmlab.losses import cross_entropy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 
@@ -34,6 +35,11 @@ def hf_model(s):
     return GPT2LMHeadModel(cfg)
 
 
+def mean_cross_entropy(logits, targets):
+    loss = cross_entropy(logits, targets)
+    return loss.sum / loss.n
+
+
 def step_fn(model, x, y, dtype, hf: bool):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     device = torch.device("cpu")
@@ -41,7 +47,7 @@ def step_fn(model, x, y, dtype, hf: bool):
     def run(steps):
         for _ in range(steps):
             with autocast(device, dtype):
-                loss = model(input_ids=x, labels=x).loss if hf else model(x, targets=y)[1]
+                loss = model(input_ids=x, labels=x).loss if hf else mean_cross_entropy(model(x), y)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)

@@ -1,6 +1,10 @@
 import pytest
 import torch
 
+# Tiny models gain nothing from a second thread, and on a loaded 2-core machine two threads per
+# test process oversubscribe the cores (a 2 ms step becomes ~1 s). Subprocess tests set OMP_NUM_THREADS=1.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path_factory, monkeypatch):

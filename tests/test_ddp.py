@@ -1,19 +1,66 @@
+"""torchrun with 2 gloo processes and A micro-batches each must train exactly as 1 process with 2A.
+
+Micro-batch k of step s on rank r is batch (s * world + r) * accum + k, and dropout is seeded by
+that index too, so both runs see the same batches and draw the same dropout masks; only the order
+of float additions differs (DDP's all-reduce), which leaves < 1e-6 noise in losses and weights.
+"""
+
 import json
 import os
 import subprocess
 import sys
 
+import torch
+from safetensors.torch import load_file
 
-def losses(run):
+from lmlab.stages.pretrain import PretrainConfig, pretrain
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lmlab"]
+ONE = [sys.executable, "-m", "lmlab"]
+
+
+def train(command: list[str]):
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def losses(run) -> list[float]:
     return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_gloo_processes_match_one_process_with_twice_the_accumulation(text_file, tmp_path):
-    common = ["--preset", "tiny", "--data", str(text_file), "--max-iters", "6", "--log-interval", "1", "--dtype", "float32", "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lmlab", "pretrain"]
-    subprocess.run(ddp + common + ["--grad-accum", "1", "--out", str(tmp_path / "ddp")], check=True, env=env, capture_output=True)
-    subprocess.run([sys.executable, "-m", "lmlab", "pretrain"] + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")], check=True, env=env, capture_output=True)
-    a, b = losses(tmp_path / "ddp"), losses(tmp_path / "one")
-    assert len(a) == len(b) == 6
-    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-5
+def assert_same_training(ddp, one, steps: int):
+    """Same logged losses (< 1e-5) and final weights (1e-5); the all-reduce's rounding leaves ~5e-7 in either,
+    while another batch or dropout mask changes the losses by ~1e-2."""
+    a, b = losses(ddp), losses(one)
+    assert len(a) == len(b) == steps
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-5, (a, b)
+    wa, wb = load_file(ddp / "model.safetensors"), load_file(one / "model.safetensors")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], rtol=0, atol=1e-5), (k, float((wa[k] - wb[k]).abs().max()))
+
+
+def test_two_processes_accumulating_2_with_dropout_match_one_process_accumulating_4(text_file, tmp_path):
+    """Covers DDP's no_sync path (the first micro-batch of each step) and the synchronised last one."""
+    common = ["pretrain", "--preset", "tiny", "--data", str(text_file), "--max-iters", "6", "--log-interval", "1",
+              "--dropout", "0.1", "--dtype", "float32", "--no-progress"]  # fmt: skip
+    train(TORCHRUN + common + ["--grad-accum", "2", "--out", str(tmp_path / "ddp")])
+    train(ONE + common + ["--grad-accum", "4", "--out", str(tmp_path / "one")])
+    assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=6)
+
+
+def test_sft_on_two_processes_matches_one_process_with_twice_the_accumulation(text_file, tmp_path):
+    config = dict(data=str(text_file), dtype="float32", progress=False, max_iters=2, block_size=48)
+    pretrained = pretrain(PretrainConfig.build("tiny", overrides=config), out=tmp_path / "pre")
+    chat = tmp_path / "chat.jsonl"
+    with open(chat, "w") as f:
+        for i in range(40):
+            turns = [{"role": "user", "content": f"What is {i} + 1?"}, {"role": "assistant", "content": str(i + 1)}]
+            f.write(json.dumps({"messages": turns}) + "\n")
+    common = ["sft", "--init", str(pretrained), "--data", str(chat), "--max-iters", "4", "--batch-size", "4",
+              "--eval-interval", "2", "--log-interval", "1", "--dropout", "0.1", "--dtype", "float32",
+              "--no-progress"]  # fmt: skip
+    train(TORCHRUN + common + ["--grad-accum", "1", "--out", str(tmp_path / "ddp")])
+    train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
+    assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=4)

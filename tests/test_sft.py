@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from lmlab import cli
 from lmlab.config import TrainConfig
@@ -11,7 +12,7 @@ from lmlab.eval.tasks import task_accuracy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain
-from lmlab.stages.sft import BucketedBatches, collate, sft
+from lmlab.stages.sft import BucketedBatches, collate, sft, sft_loss
 from lmlab.tokenizer import train_char
 from lmlab.trainer import Trainer
 
@@ -21,8 +22,12 @@ def tok():
     return train_char(["abcdefghijklmnopqrstuvwxyz ?!.0123456789+"])
 
 
+def conversation(question: str, answer: str) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
 def examples(tok, n):
-    return [render(tok, [{"role": "user", "content": "q" * (1 + i % 7)}, {"role": "assistant", "content": str(i)}]) for i in range(n)]
+    return [render(tok, conversation("q" * (1 + i % 7), str(i))) for i in range(n)]
 
 
 def tiny_gpt(tok, **kw):
@@ -37,7 +42,8 @@ def test_collate_pads_right_and_learns_only_assistant_tokens(tok):
     assert batch["inputs"].shape == (2, len(long[0]) - 1)
     assert batch["inputs"][0, n:].eq(tok.special_id("<|pad|>")).all() and batch["targets"][0, n:].eq(-100).all()
     learned = [t for t, m in zip(short[0][1:], short[1][1:]) if m]
-    assert batch["targets"][0][batch["targets"][0] != -100].tolist() == learned == tok.encode("0") + [tok.special_id("<|end|>")]
+    assert batch["targets"][0][batch["targets"][0] != -100].tolist() == learned
+    assert learned == tok.encode("0") + [tok.special_id("<|end|>")]
 
 
 @pytest.mark.parametrize("pos", ["learned", "rope"])
@@ -61,7 +67,8 @@ def test_bucketed_batches_cover_each_epoch_once_and_are_a_pure_function_of_the_i
     assert batches.batches_per_epoch == 13
     seen = [row[: int((row != -100).sum())] for k in range(13) for row in batches(k)["targets"]]
     assert len(seen) == 50
-    assert torch.equal(batches(20)["inputs"], again(20)["inputs"]) and torch.equal(batches(2)["inputs"], again(2)["inputs"])
+    assert torch.equal(batches(20)["inputs"], again(20)["inputs"])
+    assert torch.equal(batches(2)["inputs"], again(2)["inputs"])
     assert not torch.equal(batches(0)["inputs"], batches(13)["inputs"])  # each epoch reshuffled
 
 
@@ -78,33 +85,60 @@ def test_gradient_of_one_batch_of_4_equals_accumulating_2_batches_of_2(tok):
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
 
 
+def test_sft_loss_with_the_head_only_on_assistant_targets_equals_the_full_next_token_loss(tok):
+    """What SFT trains with (the output head run only where targets are learned) is the next-token loss of the
+    whole padded batch, whose padding and prompt targets are -100: same count, same sum, same gradients.
+    In training mode with dropout, both draw the same masks from the same seed."""
+    model = tiny_gpt(tok, dropout=0.1).train()
+    batch = collate(examples(tok, 7), tok.special_id("<|pad|>"))  # 7 lengths: right padding in 6 rows
+    losses, grads = [], []
+    for loss_fn in (sft_loss, next_token_loss):
+        torch.manual_seed(5)
+        loss = loss_fn(model, batch)
+        loss.sum.backward()
+        losses.append(loss)
+        grads.append([p.grad.clone() for p in model.parameters()])
+        model.zero_grad(set_to_none=True)
+    head_only, full = losses
+    assert head_only.n == full.n == int((batch["targets"] != -100).sum()) > 0
+    # ~80 nats summed in fp32 over different-sized arrays: equal to rounding, 1e-5 relative.
+    assert head_only.sum.item() == pytest.approx(full.sum.item(), rel=1e-5, abs=0)
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-6) for a, b in zip(*grads))
+
+
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     root = tmp_path_factory.mktemp("sft")
     corpus = root / "corpus.txt"
-    corpus.write_text("".join(f"What is {i} + {j}? {i + j}. Spell 'the' backwards.\n" for i in range(30) for j in range(30)))
-    config = PretrainConfig.build("tiny", overrides=dict(data=str(corpus), dtype="float32", progress=False, max_iters=4, block_size=48))
-    return pretrain(config, out=root / "pre")
+    lines = [f"What is {i} + {j}? {i + j}. Spell 'the' backwards.\n" for i in range(30) for j in range(30)]
+    corpus.write_text("".join(lines))
+    overrides = dict(data=str(corpus), dtype="float32", progress=False, max_iters=4, block_size=48)
+    return pretrain(PretrainConfig.build("tiny", overrides=overrides), out=root / "pre")
 
 
 def chat_file(path, n=40):
     with open(path, "w") as f:
         for i in range(n):
-            f.write(json.dumps({"messages": [{"role": "user", "content": f"What is {i} + 1?"}, {"role": "assistant", "content": str(i + 1)}]}) + "\n")
+            f.write(json.dumps({"messages": conversation(f"What is {i} + 1?", str(i + 1))}) + "\n")
         f.write(json.dumps({"prompt": "hi", "completion": "hello"}) + "\n")
     return path
 
 
+def logged(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
 def test_pretrain_sft_chat_eval_end_to_end(pretrained, tmp_path, monkeypatch, capsys):
     data = chat_file(tmp_path / "chat.jsonl")
-    args = ["sft", "--init", str(pretrained), "--data", str(data), "--out", str(tmp_path / "sft"), "--max-iters", "6", "--batch-size", "4", "--eval-interval", "3", "--no-progress", "--dtype", "float32"]
+    args = ["sft", "--init", str(pretrained), "--data", str(data), "--out", str(tmp_path / "sft"), "--max-iters", "6",
+            "--batch-size", "4", "--eval-interval", "3", "--no-progress", "--dtype", "float32"]  # fmt: skip
     assert cli.main(args) == 0
     run = tmp_path / "sft"
     record = (run / "config.yaml").read_text()
     assert "stage: sft" in record and str(data) in record
-    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()][-1] == 6
-    assert "val_loss" in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    monkeypatch.setattr("sys.stdin", io.StringIO("What is 3 + 1?\n/temperature 0\n/system be short\nhi\n/quit\nnever read\n"))
+    assert logged(run)[-1]["step"] == 6 and "val_loss" in logged(run)[-1]
+    chat_input = "What is 3 + 1?\n/temperature 0\n/system be short\nhi\n/quit\nnever read\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(chat_input))
     capsys.readouterr()
     assert cli.main(["chat", str(run), "--max-new-tokens", "5", "--seed", "0"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2  # piped: one line per reply, nothing else
@@ -114,27 +148,34 @@ def test_pretrain_sft_chat_eval_end_to_end(pretrained, tmp_path, monkeypatch, ca
     assert set(task_accuracy(run, ["add_1d"], 2)) == {"add_1d"}
 
 
-def test_sft_resume_continues_exactly(pretrained, tmp_path):
+def test_sft_with_dropout_resumed_mid_run_ends_bitwise_like_the_uninterrupted_run(pretrained, tmp_path):
+    """4 steps of a 6-step cosine schedule, then --resume to 6 == 6 steps straight: every weight tensor
+    bitwise, and the same losses at the same steps (batches and dropout masks are functions of the index)."""
     data = chat_file(tmp_path / "chat.jsonl")
-    cfg = dict(max_iters=4, batch_size=4, eval_interval=2, progress=False, dtype="float32")
+    cfg = dict(max_iters=4, lr_decay_iters=6, warmup_iters=2, batch_size=4, eval_interval=2, log_interval=1,
+               dropout=0.1, progress=False, dtype="float32")  # fmt: skip
     stopped = sft(init=pretrained, data=data, out=tmp_path / "a", overrides=cfg)
     sft(resume=stopped, overrides={"max_iters": 6})
     straight = sft(init=pretrained, data=data, out=tmp_path / "b", overrides={**cfg, "max_iters": 6})
-    losses = lambda run: [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert losses(stopped) == losses(straight)
+    a, b = load_file(stopped / "model.safetensors"), load_file(straight / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    steps_and_losses = [[(r["step"], r["loss"]) for r in logged(run)] for run in (stopped, straight)]
+    assert steps_and_losses[0] == steps_and_losses[1] and len(steps_and_losses[1]) == 6
 
 
 def test_sft_on_the_builtin_tasks_reports_a_learning_curve(pretrained, tmp_path, monkeypatch):
     monkeypatch.setattr("lmlab.data.tasks.BUILTIN_SIZE", 200)
     monkeypatch.setattr("lmlab.stages.sft.EVAL_TASK_N", 2)
-    run = sft(init=pretrained, out=tmp_path / "s", overrides=dict(max_iters=2, batch_size=4, eval_interval=2, progress=False))
-    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert {"val_loss", "acc_add_2d", "acc_add_3d", "acc_reverse_word", "acc_count_letter"} <= set(last)
+    overrides = dict(max_iters=2, batch_size=4, eval_interval=2, progress=False)
+    run = sft(init=pretrained, out=tmp_path / "s", overrides=overrides)
+    assert {"val_loss", "acc_add_2d", "acc_add_3d", "acc_reverse_word", "acc_count_letter"} <= set(logged(run)[-1])
 
 
 def test_bad_sft_input_is_one_line_naming_file_and_line(pretrained, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n" + '{"messages": [{"role": "user", "content": "x"}]}\n')
+    no_assistant = {"messages": [{"role": "user", "content": "x"}]}
+    bad.write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n" + json.dumps(no_assistant) + "\n")
     assert cli.main(["sft", "--init", str(pretrained), "--data", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert f"{bad}:2: the conversation has no assistant turn" in capsys.readouterr().err
     assert cli.main(["sft", "--data", str(bad)]) == 2

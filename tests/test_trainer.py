@@ -1,13 +1,20 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from lmlab.config import TrainConfig
-from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain
+from lmlab.losses import Loss
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
+from lmlab.runs import RunFolder
+from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain
 from lmlab.trainer import Trainer, lr_at
 
 
@@ -35,7 +42,9 @@ def test_time_budget_decays_the_schedule_by_the_clock():
 def test_max_seconds_stops_training_on_time_and_ends_at_min_lr(text_file, tmp_path):
     """A 1.5-second budget with an unreachable step limit: the run stops by the clock, evaluates,
     saves, and its last step ran within 5% of min_lr; resuming it does no further steps."""
-    config = tiny_config(text_file, max_iters=10**9, max_seconds=1.5, lr_decay_iters=0, eval_interval=10**9, log_interval=1)
+    config = tiny_config(
+        text_file, max_iters=10**9, max_seconds=1.5, lr_decay_iters=0, eval_interval=10**9, log_interval=1
+    )
     run = pretrain(config, out=tmp_path / "t")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert 3 < records[-1]["step"] < 10**6
@@ -48,16 +57,91 @@ def test_max_seconds_stops_training_on_time_and_ends_at_min_lr(text_file, tmp_pa
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == steps
 
 
-def test_resume_is_bitwise_exact(text_file, tmp_path):
-    """N steps, stop, resume N more == 2N steps uninterrupted (CPU, fp32, with dropout)."""
-    stopped = pretrain(tiny_config(text_file, max_iters=8), out=tmp_path / "a")
-    pretrain(PretrainConfig(), resume=stopped, overrides={"max_iters": 16})
-    straight = pretrain(tiny_config(text_file, max_iters=16), out=tmp_path / "b")
-    a, b = load_file(stopped / "model.safetensors"), load_file(straight / "model.safetensors")
+def logged(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_same_weights(run_a, run_b):
+    a, b = load_file(run_a / "model.safetensors"), load_file(run_b / "model.safetensors")
     assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    losses = lambda run: [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert losses(stopped) == losses(straight)  # the metric log continues where it stopped, no duplicates
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+
+
+# bf16 autocast on the CPU is deterministic, and the checkpoint holds what the step reads (fp32 weights, fp32
+# AdamW moments, the RNG): resuming under bf16 is bitwise exact too, weights and losses, like fp32.
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_resume_is_bitwise_exact(text_file, tmp_path, dtype):
+    """N steps, stop, resume N more == 2N steps uninterrupted (CPU, with dropout), in fp32 and under bf16 autocast."""
+    stopped = pretrain(tiny_config(text_file, max_iters=8, dtype=dtype), out=tmp_path / "a")
+    pretrain(PretrainConfig(), resume=stopped, overrides={"max_iters": 16})
+    straight = pretrain(tiny_config(text_file, max_iters=16, dtype=dtype), out=tmp_path / "b")
+    assert_same_weights(stopped, straight)
+    # The metric log continues where it stopped, no duplicates.
+    assert [r["loss"] for r in logged(stopped)] == [r["loss"] for r in logged(straight)]
+
+
+def test_ctrl_c_stops_after_the_current_step_and_resume_finishes_bitwise_like_an_uninterrupted_run(text_file, tmp_path):
+    """SIGINT through the real signal path: the run saves its last finished step (not a checkpoint step, there are
+    none before N) and exits 0; --resume then ends with the weights and metric log of N steps straight."""
+    N = 2000  # ~2 ms steps: the run is still going when the signal comes a few steps in
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    lmlab = [sys.executable, "-m", "lmlab", "pretrain"]
+    flags = ["--preset", "tiny", "--data", str(text_file), "--n-layer", "1", "--n-head", "1", "--n-embd", "16",
+             "--block-size", "8", "--batch-size", "2", "--log-interval", "1", "--eval-interval", "100000",
+             "--lr-decay-iters", str(N), "--max-iters", str(N), "--dtype", "float32", "--dropout", "0.1",
+             "--no-progress"]  # fmt: skip
+    run, straight, stderr = tmp_path / "interrupted", tmp_path / "straight", tmp_path / "stderr"
+    with open(stderr, "w") as err:
+        interrupted = subprocess.Popen(lmlab + flags + ["--out", str(run)], env=env, stdout=err, stderr=err)
+        try:
+            deadline = time.monotonic() + 120
+            while not ((run / "metrics.jsonl").is_file() and len(logged(run)) >= 3):
+                if interrupted.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the run ended or stalled before logging 3 steps:\n{stderr.read_text()}")
+                time.sleep(0.01)
+            interrupted.send_signal(signal.SIGINT)
+            assert interrupted.wait(timeout=120) == 0, stderr.read_text()
+        finally:
+            if interrupted.poll() is None:
+                interrupted.kill()
+    stopped = logged(run)[-1]["step"]
+    if stopped == N:
+        pytest.fail(f"the run finished all {N} steps before SIGINT arrived, so nothing was interrupted; raise N")
+    assert 3 <= stopped < N
+    assert (run / "ckpt" / "LATEST").read_text() == f"step-{stopped:07d}"  # the interrupt's save, not an eval's
+    # The uninterrupted run and the resumption run side by side, one core each.
+    with open(stderr, "w") as err:
+        reference = subprocess.Popen(lmlab + flags + ["--out", str(straight)], env=env, stdout=err, stderr=err)
+        resumed = subprocess.run(lmlab + ["--resume", str(run), "--max-iters", str(N), "--no-progress"], env=env,
+                                 capture_output=True, text=True)  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert reference.wait(timeout=300) == 0, stderr.read_text()[-3000:]
+    assert [r["step"] for r in logged(run)] == list(range(1, N + 1))  # no step twice, none missing
+    assert [r["loss"] for r in logged(run)] == [r["loss"] for r in logged(straight)]
+    assert_same_weights(run, straight)
+
+
+def test_extra_loss_metrics_are_logged_as_their_mean_over_the_steps_terms(tmp_path):
+    """Micro-batch 0 has 3 targets and micro-batch 1 has 1; the metric is each target's id, summed over the
+    targets. Ids 1, 1, 1 and 5 must log (1 + 1 + 1 + 5) / 4 = 2, not the mean of the micro-batch means
+    (1 + 5) / 2 = 3."""
+    targets = [torch.tensor([[1, 1, 1, -100]]), torch.tensor([[-100, -100, 5, -100]])]
+
+    def batch_fn(index):
+        return {"inputs": torch.zeros(1, 4, dtype=torch.long), "targets": targets[index % 2]}
+
+    def loss_fn(model, batch):
+        loss, n, _ = next_token_loss(model, batch)
+        y = batch["targets"]
+        return Loss(loss, n, {"my_metric": y[y != -100].sum().float()})
+
+    cfg = TrainConfig(max_iters=2, grad_accum=2, warmup_iters=1, log_interval=1, dtype="float32", progress=False)
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=4, vocab_size=8))
+    Trainer(model, cfg, run, batch_fn, loss_fn).fit()
+    assert [(r["step"], r["my_metric"]) for r in logged(run.path)] == [(1, 2.0), (2, 2.0)]
 
 
 def test_gradient_accumulation_matches_one_big_batch():
