@@ -14,8 +14,8 @@ from lmlab.config import TrainConfig
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
-from lmlab.trainer import Trainer
 from lmlab.stages.pretrain import next_token_loss
+from lmlab.trainer import Trainer
 
 
 def main():
@@ -34,7 +34,16 @@ def main():
             x, y = random_batch(data.train, i, 8, 256, 0)
             return {"inputs": x, "targets": y}
 
-        cfg = TrainConfig(max_iters=args.steps, batch_size=8, lr=1e-3, warmup_iters=20, dtype=dtype, log_interval=1, eval_interval=10**9, progress=False)
+        cfg = TrainConfig(
+            max_iters=args.steps,
+            batch_size=8,
+            lr=1e-3,
+            warmup_iters=20,
+            dtype=dtype,
+            log_interval=1,
+            eval_interval=10**9,
+            progress=False,
+        )
         trainer = Trainer(model, cfg, None, batch_fn, next_token_loss)
         t = time.perf_counter()
         trainer.fit()
@@ -43,8 +52,14 @@ def main():
     window = slice(-20, None)  # the mean of the last 20 steps smooths batch noise
     end32, end16 = curves["float32"][window].mean(), curves["bfloat16"][window].mean()
     worst = np.max(np.abs(curves["bfloat16"] - curves["float32"]) / curves["float32"])
-    print(f"fp32 {speed['float32']:.0f} tok/s, bf16 {speed['bfloat16']:.0f} tok/s: bf16 is {speed['bfloat16'] / speed['float32']:.2f}x")
-    print(f"loss after {args.steps} steps (mean of last 20): fp32 {end32:.4f}, bf16 {end16:.4f}, difference {abs(end16 - end32) / end32:.2%}")
+    print(
+        f"fp32 {speed['float32']:.0f} tok/s, bf16 {speed['bfloat16']:.0f} tok/s: "
+        f"bf16 is {speed['bfloat16'] / speed['float32']:.2f}x"
+    )
+    print(
+        f"loss after {args.steps} steps (mean of last 20): fp32 {end32:.4f}, bf16 {end16:.4f}, "
+        f"difference {abs(end16 - end32) / end32:.2%}"
+    )
     print(f"largest per-step difference over the curve: {worst:.2%}")
 
 

@@ -11,8 +11,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from lmlab.experiments.compare import LM_ARCHS, CompareSettings, language_models
 from lmlab.device import pick_device
+from lmlab.experiments.compare import LM_ARCHS, CompareSettings, language_models
 
 
 def main():

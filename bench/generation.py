@@ -36,7 +36,9 @@ def main():
     model = GPT(ModelConfig(**SHAPE)).eval()
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    hf = GPT2LMHeadModel(GPT2Config(n_layer=6, n_head=6, n_embd=384, n_positions=256, vocab_size=65, bos_token_id=0, eos_token_id=0)).eval()
+    hf = GPT2LMHeadModel(
+        GPT2Config(n_layer=6, n_head=6, n_embd=384, n_positions=256, vocab_size=65, bos_token_id=0, eos_token_id=0)
+    ).eval()
     prompt = [1]
 
     def ours(use_cache):
@@ -45,7 +47,14 @@ def main():
 
     def theirs():
         with torch.no_grad():
-            out = hf.generate(torch.tensor([prompt]), max_new_tokens=NEW, min_new_tokens=NEW, do_sample=False, use_cache=True, pad_token_id=0)
+            out = hf.generate(
+                torch.tensor([prompt]),
+                max_new_tokens=NEW,
+                min_new_tokens=NEW,
+                do_sample=False,
+                use_cache=True,
+                pad_token_id=0,
+            )
         assert out.shape[1] == NEW + 1
 
     cached = NEW / median_time(lambda: ours(True), warmup=1, rounds=args.rounds)
@@ -54,7 +63,10 @@ def main():
     bandwidth = memory_bandwidth()
     model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     bound = bandwidth / model_bytes
-    print(f"model {model_bytes / 1e6:.1f} MB fp32; measured copy bandwidth {bandwidth / 1e9:.1f} GB/s -> bound {bound:.0f} tokens/s")
+    print(
+        f"model {model_bytes / 1e6:.1f} MB fp32; measured copy bandwidth {bandwidth / 1e9:.1f} GB/s "
+        f"-> bound {bound:.0f} tokens/s"
+    )
     print(f"lmlab KV cache      {cached:7.0f} tokens/s  ({cached / bound:.0%} of the bandwidth bound)")
     print(f"lmlab recompute     {naive:7.0f} tokens/s  (cache speed-up {cached / naive:.1f}x)")
     print(f"transformers cache  {hf_rate:7.0f} tokens/s  (lmlab / transformers {cached / hf_rate:.2f}x)")

@@ -1,7 +1,8 @@
 """Training tokens/s of an lmlab LSTM language model (through lmlab's Trainer) vs a plain
 torch.nn.LSTM loop of the same shape (embedding, LSTM, linear head, AdamW, gradient clipping).
 
-    python bench/rnn_throughput.py [--arch lstm] [--width 256] [--layers 2] [--block 128] [--batch 32] [--steps 30] [--device auto]
+    python bench/rnn_throughput.py [--arch lstm] [--width 256] [--layers 2] [--block 128] [--batch 32]
+                                   [--steps 30] [--device auto]
 """
 
 import argparse
@@ -13,9 +14,9 @@ import torch.nn.functional as F
 
 from lmlab.config import TrainConfig
 from lmlab.device import pick_device
-from lmlab.stages.pretrain import next_token_loss
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
+from lmlab.stages.pretrain import next_token_loss
 from lmlab.trainer import Trainer
 
 
@@ -25,8 +26,13 @@ def sync(device):
 
 
 def lmlab_tokens_per_s(args, device, V: int) -> float:
-    model = build_model(ModelConfig(arch=args.arch, n_layer=args.layers, n_embd=args.width, block_size=args.block, vocab_size=V))
-    batch = {"inputs": torch.randint(0, V, (args.batch, args.block)), "targets": torch.randint(0, V, (args.batch, args.block))}
+    model = build_model(
+        ModelConfig(arch=args.arch, n_layer=args.layers, n_embd=args.width, block_size=args.block, vocab_size=V)
+    )
+    batch = {
+        "inputs": torch.randint(0, V, (args.batch, args.block)),
+        "targets": torch.randint(0, V, (args.batch, args.block)),
+    }
     cfg = TrainConfig(max_iters=10**9, batch_size=args.batch, progress=False, device=str(device), dtype="float32")
     trainer = Trainer(model, cfg, None, lambda i: batch, next_token_loss, device=device)
     for _ in range(3):
@@ -41,13 +47,20 @@ def lmlab_tokens_per_s(args, device, V: int) -> float:
 
 def plain_tokens_per_s(args, device, V: int) -> float:
     cell = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[args.arch]
-    emb, rnn, head = nn.Embedding(V, args.width), cell(args.width, args.width, args.layers, batch_first=True), nn.Linear(args.width, V, bias=False)
+    emb, rnn, head = (
+        nn.Embedding(V, args.width),
+        cell(args.width, args.width, args.layers, batch_first=True),
+        nn.Linear(args.width, V, bias=False),
+    )
     head.weight = emb.weight
     params = [*emb.parameters(), *rnn.parameters()]
     for m in (emb, rnn, head):
         m.to(device)
     opt = torch.optim.AdamW(params, lr=1e-3)
-    x, y = torch.randint(0, V, (args.batch, args.block), device=device), torch.randint(0, V, (args.batch, args.block), device=device)
+    x, y = (
+        torch.randint(0, V, (args.batch, args.block), device=device),
+        torch.randint(0, V, (args.batch, args.block), device=device),
+    )
 
     def step():
         h, _ = rnn(emb(x))

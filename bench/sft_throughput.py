@@ -49,11 +49,18 @@ def main():
     pre_cfg = config.train
     B = pre_cfg.batch_size
     tokens = torch.randint(0, tokenizer.vocab_size, (B, T + 1), generator=torch.Generator().manual_seed(0))
+
     def pre_batch(index):
         return {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
 
-    pre = Trainer(new_model(build_model, config.model, tokenizer.vocab_size, 0), pre_cfg, None, pre_batch, next_token_loss,
-                  device=device)  # fmt: skip
+    pre = Trainer(
+        new_model(build_model, config.model, tokenizer.vocab_size, 0),
+        pre_cfg,
+        None,
+        pre_batch,
+        next_token_loss,
+        device=device,
+    )
     pre_rate = steps_per_second(pre, args.steps) * B * T
 
     sft_cfg = SFTConfig.build(overrides={"progress": False, "device": str(device), "dtype": pre_cfg.dtype}).train
@@ -62,15 +69,22 @@ def main():
     data = prepare_sft_data("tasks", tokenizer, T, 0)
     tasks.BUILTIN_SIZE = original
     batches = BucketedBatches(data.train, sft_cfg.batch_size, 0, tokenizer.special_id("<|pad|>"))
-    sft = Trainer(new_model(build_model, config.model, tokenizer.vocab_size, 0), sft_cfg, None, batches, sft_loss,
-                  device=device)  # fmt: skip
+    sft = Trainer(
+        new_model(build_model, config.model, tokenizer.vocab_size, 0), sft_cfg, None, batches, sft_loss, device=device
+    )
     sft_steps = steps_per_second(sft, args.steps)
     padded = sum(batches(i)["inputs"].numel() for i in range(batches.batches_per_epoch)) / batches.batches_per_epoch
     sft_rate, sft_padded_rate = sft_steps * batches.tokens_per_batch, sft_steps * padded
 
-    print(f"device {device}, threads {torch.get_num_threads()}, dtype {pre.dtype}, model {config.model.n_layer}x{config.model.n_embd}, block {T}")
+    print(
+        f"device {device}, threads {torch.get_num_threads()}, dtype {pre.dtype}, "
+        f"model {config.model.n_layer}x{config.model.n_embd}, block {T}"
+    )
     print(f"pretrain: {pre_rate:,.0f} tokens/s  ({B} x {T} tokens a step)")
-    print(f"sft:      {sft_rate:,.0f} tokens/s  ({batches.tokens_per_batch:.0f} real tokens a step, {sft_padded_rate:,.0f} tokens/s with padding)")
+    print(
+        f"sft:      {sft_rate:,.0f} tokens/s  ({batches.tokens_per_batch:.0f} real tokens a step, "
+        f"{sft_padded_rate:,.0f} tokens/s with padding)"
+    )
     print(f"ratio sft / pretrain: {sft_rate / pre_rate:.2f}")
 
 

@@ -18,8 +18,23 @@ from pathlib import Path
 from lmlab.eval.perplexity import evaluate_run
 from lmlab.stages.pretrain import PretrainConfig, pretrain
 
-BEST = dict(pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False, dtype="bfloat16", n_layer=6, n_head=4, n_embd=128,
-            block_size=64, batch_size=16, lr=3e-3, min_lr=1e-4, warmup_iters=50, beta2=0.99, eval_interval=100000)
+BEST = dict(
+    pos_encoding="rope",
+    norm="rmsnorm",
+    mlp="swiglu",
+    bias=False,
+    dtype="bfloat16",
+    n_layer=6,
+    n_head=4,
+    n_embd=128,
+    block_size=64,
+    batch_size=16,
+    lr=3e-3,
+    min_lr=1e-4,
+    warmup_iters=50,
+    beta2=0.99,
+    eval_interval=100000,
+)
 
 
 def timed_pretrain(config, out):
@@ -33,7 +48,9 @@ def timed_pretrain(config, out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--budget", type=float, default=0, help="seconds for the best-settings run (default: the preset's time)")
+    ap.add_argument(
+        "--budget", type=float, default=0, help="seconds for the best-settings run (default: the preset's time)"
+    )
     ap.add_argument("--skip-preset", action="store_true")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override the best settings")
     args = ap.parse_args()
@@ -43,18 +60,38 @@ def main():
             cfg = PretrainConfig.build("shakespeare-char", overrides={"data": args.data, "progress": False})
             seconds, _ = timed_pretrain(cfg, f"{tmp}/preset")
             m = evaluate_run(f"{tmp}/preset", device="cpu", progress=False)
-            print(f"shakespeare-char preset: 2000 iters in {seconds:.0f} s, full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")
+            print(
+                f"shakespeare-char preset: 2000 iters in {seconds:.0f} s, "
+                f"full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})"
+            )
             budget = budget or seconds
         best = {**BEST, **dict(kv.split("=", 1) for kv in args.set)}
-        probe = PretrainConfig.build(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": 40, "warmup_iters": 5, "log_interval": 10})
+        probe = PretrainConfig.build(
+            overrides={
+                "data": args.data,
+                "tokenizer": "char",
+                "progress": False,
+                **best,
+                "max_iters": 40,
+                "warmup_iters": 5,
+                "log_interval": 10,
+            }
+        )
         probe_s, steps = timed_pretrain(probe, f"{tmp}/probe")
-        step_s = probe.train.batch_size * probe.model.block_size / steps[-1]["tokens_per_s"]  # steady state, after warm-up
+        step_s = (
+            probe.train.batch_size * probe.model.block_size / steps[-1]["tokens_per_s"]
+        )  # steady state, after warm-up
         overhead = probe_s - 40 * step_s  # start-up and the final evaluation
         iters = int((budget - overhead) / step_s * 0.97)
-        cfg = PretrainConfig.build(overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": iters})
+        cfg = PretrainConfig.build(
+            overrides={"data": args.data, "tokenizer": "char", "progress": False, **best, "max_iters": iters}
+        )
         seconds, _ = timed_pretrain(cfg, f"{tmp}/best")
         m = evaluate_run(f"{tmp}/best", device="cpu", progress=False)
-        print(f"best settings {best}: {iters} iters in {seconds:.0f} s (budget {budget:.0f} s), full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})")
+        print(
+            f"best settings {best}: {iters} iters in {seconds:.0f} s (budget {budget:.0f} s), "
+            f"full val loss {m['val_loss']:.4f} (bpb {m['val_bpb']:.3f})"
+        )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,10 @@ def main():
             opt.zero_grad(set_to_none=True)
 
         step_s = median_time(step, warmup=1, rounds=3)
-        print(f"batch draw {batch_s * 1e3:.3f} ms vs training step {step_s * 1e3:.0f} ms (6/6/384, B8 T256): {batch_s / step_s:.3%} of step time")
+        print(
+            f"batch draw {batch_s * 1e3:.3f} ms vs training step {step_s * 1e3:.0f} ms (6/6/384, B8 T256): "
+            f"{batch_s / step_s:.3%} of step time"
+        )
 
 
 if __name__ == "__main__":

@@ -24,14 +24,26 @@ VOCAB = 65
 
 
 def lmlab_model(s):
-    return GPT(ModelConfig(n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"], block_size=s["block_size"], vocab_size=VOCAB))
+    return GPT(
+        ModelConfig(
+            n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"], block_size=s["block_size"], vocab_size=VOCAB
+        )
+    )
 
 
 def hf_model(s):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    cfg = GPT2Config(n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"], n_positions=s["block_size"], vocab_size=VOCAB,
-                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    cfg = GPT2Config(
+        n_layer=s["n_layer"],
+        n_head=s["n_head"],
+        n_embd=s["n_embd"],
+        n_positions=s["block_size"],
+        vocab_size=VOCAB,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
     return GPT2LMHeadModel(cfg)
 
 
@@ -78,7 +90,10 @@ def main():
         for dtype in (torch.float32, torch.bfloat16):
             a, b = results[("lmlab", dtype)], results[("hf", dtype)]
             print(f"  {str(dtype):15} lmlab {a:8.0f} tok/s   transformers {b:8.0f} tok/s   ratio {a / b:.2f}")
-        print(f"  lmlab bf16 / fp32: {results[('lmlab', torch.bfloat16)] / results[('lmlab', torch.float32)]:.2f}x   fp32 MFU {mfu:.0%}")
+        print(
+            f"  lmlab bf16 / fp32: {results[('lmlab', torch.bfloat16)] / results[('lmlab', torch.float32)]:.2f}x"
+            f"   fp32 MFU {mfu:.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,13 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls):
             flag = "--" + f.name.replace("_", "-")
             help_text = f"{f.metadata.get('help', '')} (default: {getattr(getattr(defaults, section), f.name)!r})"
             if f.type in (bool, "bool"):
-                group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+                group.add_argument(
+                    flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+                )
             else:
-                typ_ = {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
+                typ_ = (
+                    {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
+                )
                 group.add_argument(flag, dest=f.name, type=typ_, default=None, metavar=f.name.upper(), help=help_text)
 
 
@@ -59,7 +63,17 @@ def cmd_train(args):
 def cmd_sample(args):
     from lmlab.inference.generate import sample_text
 
-    for piece in sample_text(args.run, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p, args.seed, args.device, args.num_samples):
+    for piece in sample_text(
+        args.run,
+        args.prompt,
+        args.max_new_tokens,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        args.seed,
+        args.device,
+        args.num_samples,
+    ):
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
@@ -79,7 +93,7 @@ def cmd_eval(args):
 
 
 def cmd_eval_tasks(args):
-    from lmlab.eval.tasks import task_accuracy
+    from lmlab.eval.task_accuracy import task_accuracy
 
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     results = {run: task_accuracy(run, names, args.n, args.device) for run in args.run}
@@ -91,7 +105,15 @@ def cmd_eval_tasks(args):
 def cmd_chat(args):
     from lmlab.inference.chat import chat
 
-    chat(args.run, system=args.system, temperature=args.temperature, top_k=args.top_k, max_new_tokens=args.max_new_tokens, seed=args.seed, device=args.device)
+    chat(
+        args.run,
+        system=args.system,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        device=args.device,
+    )
 
 
 def cmd_data_list(args):
@@ -119,13 +141,17 @@ def cmd_translate(args):
 def cmd_compare(args):
     from lmlab.experiments.compare import CompareConfig, run_compare
 
-    config = CompareConfig.build("quick" if args.quick else args.preset, args.config, config_overrides(args, CompareConfig))
+    config = CompareConfig.build(
+        "quick" if args.quick else args.preset, args.config, config_overrides(args, CompareConfig)
+    )
     path = run_compare(config, out=args.out, device=args.device)
     print(f"report: {path / 'report.md'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences.")
+    parser = argparse.ArgumentParser(
+        prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="the whole default pipeline on the built-in corpus, with a report")
@@ -135,13 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_run)
 
+    from lmlab.experiments.compare import CompareConfig
     from lmlab.stages.pretrain import PretrainConfig, pretrain
     from lmlab.stages.sft import SFTConfig, sft
     from lmlab.stages.translate import TranslateConfig, translate_train
-    from lmlab.experiments.compare import CompareConfig
 
-    p = add_training_command(sub, "pretrain", "pre-train a language model on a corpus (next-token prediction)",
-                             PretrainConfig, pretrain, default_preset="cpu-small")  # fmt: skip
+    p = add_training_command(
+        sub,
+        "pretrain",
+        "pre-train a language model on a corpus (next-token prediction)",
+        PretrainConfig,
+        pretrain,
+        default_preset="cpu-small",
+    )
     p.add_argument("--model", dest="arch", default=None, help="alias of --arch")
 
     p = sub.add_parser("sample", help="sample text from a trained run, streaming tokens")
@@ -168,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_chat)
 
-    p = sub.add_parser("eval", help="validation loss, perplexity and bits per byte of runs; --tasks: exact-match task accuracy")
+    p = sub.add_parser(
+        "eval", help="validation loss, perplexity and bits per byte of runs; --tasks: exact-match task accuracy"
+    )
     p.add_argument("run", metavar="RUN", nargs="+", help="one or more runs, shown side by side")
     p.add_argument("--tasks", help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter)")
     p.add_argument("--n", type=int, default=200, help="held-out instances per task")
@@ -177,8 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)
 
-    add_training_command(sub, "translate-train", "train an encoder-decoder translator on KJV -> WEB verse pairs",
-                         TranslateConfig, translate_train)  # fmt: skip
+    add_training_command(
+        sub,
+        "translate-train",
+        "train an encoder-decoder translator on KJV -> WEB verse pairs",
+        TranslateConfig,
+        translate_train,
+    )
 
     p = sub.add_parser("translate", help="translate KJV-style English to modern English with a translate-train run")
     p.add_argument("run", metavar="RUN")
@@ -188,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_translate)
 
-    p = sub.add_parser("compare", help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT, recall, gradients, translation; a report")
+    p = sub.add_parser(
+        "compare", help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT, recall, gradients, translation; a report"
+    )
     p.add_argument("--out", help="report folder (default: runs/compare-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a few minutes instead of about 20 (the preset quick)")
     p.add_argument("--preset", help="named preset: " + ", ".join(CompareConfig.PRESETS))

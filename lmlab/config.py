@@ -99,8 +99,13 @@ class Config:
         return flat
 
     @classmethod
-    def build(cls, preset: str | None = None, config_file: str | None = None, overrides: dict | None = None,
-              base: dict | None = None):  # fmt: skip
+    def build(
+        cls,
+        preset: str | None = None,
+        config_file: str | None = None,
+        overrides: dict | None = None,
+        base: dict | None = None,
+    ):
         """Merge defaults, base (a saved run's sections), a preset, a YAML file and overrides."""
         merged = cls.flatten(base, "saved config")
         if preset:
@@ -130,7 +135,10 @@ class StageConfig(Config):
 
 def coerce(f: dataclasses.Field, value, where: str):
     """value as the field's type (from YAML or a flag), checked against its choices."""
-    name, typ = f.name, f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str, "bool": bool}[f.type]
+    name, typ = (
+        f.name,
+        f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str, "bool": bool}[f.type],
+    )
     if typ is bool:
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             value = value.lower() in ("true", "1", "yes")

@@ -30,5 +30,7 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> Loss:
     targets, Ouyang et al. 2022) and encoder-decoders under teacher forcing (p(y_t | y_<t, x)).
     Computed in fp32 whatever the autocast dtype of the logits.
     """
-    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
+    loss = F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
     return Loss(loss, int((targets != IGNORE).sum()), {})

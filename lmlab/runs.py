@@ -66,7 +66,9 @@ class RunFolder:
         if version == 1:
             return upgrade_v1(record)
         if version != FORMAT_VERSION:
-            raise LmlabError(f"{self.path}: run folder format {version!r} is not supported by this lmlab (expected {FORMAT_VERSION})")
+            raise LmlabError(
+                f"{self.path}: run folder format {version!r} is not supported by this lmlab (expected {FORMAT_VERSION})"
+            )
         return record
 
     def tokenizer(self) -> Tokenizer:
@@ -116,7 +118,9 @@ class RunFolder:
             raise LmlabError(f"{self.path}: the run has no saved weights yet")
         missing, unexpected = load_model(model, str(f), strict=False)
         if missing or unexpected:
-            raise LmlabError(f"{f}: weights do not fit the model in config.yaml (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise LmlabError(
+                f"{f}: weights do not fit the model in config.yaml (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
 
     def load_training_state(self, optimizer) -> dict:
         ckpt = self.latest()
@@ -181,7 +185,8 @@ def load_run(path: str | Path, device: torch.device | str = "cpu", kind: str = "
     model = model_from_record(record, str(run.path / "config.yaml"))
     if model.config.vocab_size != tokenizer.vocab_size:
         raise LmlabError(
-            f"{run.path / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model expects {model.config.vocab_size}"
+            f"{run.path / 'tokenizer.json'} has {tokenizer.vocab_size} tokens "
+            f"but the model expects {model.config.vocab_size}"
         )
     run.load_weights(model)
     return LoadedRun(model.to(device).eval(), tokenizer, record)

@@ -5,6 +5,10 @@ Both are saved as one `tokenizer.json` that `tokenizers.Tokenizer.from_file` and
 text exactly: the character tokenizer falls back to byte tokens (<0x00>..<0xFF>) for characters
 it did not see in training, and byte-level BPE covers every byte by construction.
 The chat special tokens are reserved from the start so later stages need no resizing.
+
+Text is always text: `encode` never turns a literal "<|end|>" in its input into the control token,
+so neither a corpus nor a chat user can forge a turn. Only code places special ids, through
+`special_id` (the chat template of lmlab.data.conversations does).
 """
 
 import hashlib
@@ -24,6 +28,9 @@ class Tokenizer:
 
     def __init__(self, hf: HFTokenizer):
         self.hf = hf
+        # Split special-token strings in the input like any other text. The flag is not saved in
+        # tokenizer.json, so it is set here, for trained and loaded tokenizers alike.
+        hf.encode_special_tokens = True
         missing = [t for t in SPECIAL_TOKENS if hf.token_to_id(t) is None]
         if missing:
             raise LmlabError(f"tokenizer lacks the reserved special tokens {missing}")
@@ -137,4 +144,3 @@ def chunk_lines(texts: Iterable[str], chunk_chars: int = 1 << 12) -> Iterator[st
             end = len(text) if end < 0 else end + 1
             yield text[start:end]
             start = end
-

@@ -29,9 +29,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from lmlab.runs import RunFolder
 from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, resolve_dtype
+from lmlab.runs import RunFolder
 
 
 def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0) -> float:
@@ -99,7 +99,11 @@ class Trainer:
 
     # ---- state ----------------------------------------------------------------------------
     def state(self) -> dict:
-        state = {"step": torch.tensor(self.step), "train_seconds": torch.tensor(self.train_seconds, dtype=torch.float64), "torch_rng": torch.get_rng_state()}
+        state = {
+            "step": torch.tensor(self.step),
+            "train_seconds": torch.tensor(self.train_seconds, dtype=torch.float64),
+            "torch_rng": torch.get_rng_state(),
+        }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
@@ -217,7 +221,14 @@ class Trainer:
         model.train()
         previous = signal.signal(signal.SIGINT, self._request_stop) if _main_thread() else None
         timed = cfg.max_seconds > 0  # then the bar counts seconds of the budget, so its ETA is right
-        bar = tqdm(total=round(cfg.max_seconds) if timed else cfg.max_iters, initial=round(self.train_seconds) if timed else self.step, desc="train", unit="s" if timed else "step", disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True)
+        bar = tqdm(
+            total=round(cfg.max_seconds) if timed else cfg.max_iters,
+            initial=round(self.train_seconds) if timed else self.step,
+            desc="train",
+            unit="s" if timed else "step",
+            disable=not (cfg.progress and self.dist.is_main),
+            dynamic_ncols=True,
+        )
         last_metrics: dict = {}
         try:
             t0, steps_timed = time.perf_counter(), 0
@@ -230,8 +241,14 @@ class Trainer:
                         torch.cuda.synchronize()
                     dt = time.perf_counter() - t0
                     tokens_per_s = self.tokens_per_step * steps_timed / dt if dt > 0 else 0.0
-                    record = {"step": self.step, "loss": loss, **step_metrics, "lr": self.lr, "grad_norm": grad_norm,
-                              "tokens_per_s": tokens_per_s}  # fmt: skip
+                    record = {
+                        "step": self.step,
+                        "loss": loss,
+                        **step_metrics,
+                        "lr": self.lr,
+                        "grad_norm": grad_norm,
+                        "tokens_per_s": tokens_per_s,
+                    }
                     if self.flops_per_token and self.peak_flops:
                         record["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
                     if self.step % cfg.eval_interval == 0 or is_last:
@@ -239,7 +256,10 @@ class Trainer:
                         self.save()
                     self._log(record)
                     last_metrics = record
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss", "tokens_per_s")}, refresh=False)
+                    bar.set_postfix(
+                        {k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss", "tokens_per_s")},
+                        refresh=False,
+                    )
                     t0, steps_timed = time.perf_counter(), 0
                 bar.update(min(round(self.train_seconds), bar.total) - bar.n if timed else 1)
             if self._stop and self.step % cfg.eval_interval != 0:

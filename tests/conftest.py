@@ -16,7 +16,12 @@ def _isolate(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def text_file(tmp_path):
     """A small corpus with structure a tiny model can learn."""
-    lines = [f"{name} {i}:{j} the word of the verse number {i * j}.\n" for i in range(1, 30) for j in range(1, 20) for name in ("Genesis", "John")]
+    lines = [
+        f"{name} {i}:{j} the word of the verse number {i * j}.\n"
+        for i in range(1, 30)
+        for j in range(1, 20)
+        for name in ("Genesis", "John")
+    ]
     path = tmp_path / "corpus.txt"
     path.write_text("".join(lines))
     return path

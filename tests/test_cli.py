@@ -47,7 +47,17 @@ def test_help_lists_commands_and_documents_options():
     for command in ("run", "pretrain", "sample", "eval", "data"):
         assert command in out
     out = subprocess.run([sys.executable, "-m", "lmlab", "pretrain", "--help"], capture_output=True, text=True).stdout
-    for flag in ("--out", "--preset", "--config", "--max-iters", "--device", "--seed", "--resume", "--pos-encoding", "--lr"):
+    for flag in (
+        "--out",
+        "--preset",
+        "--config",
+        "--max-iters",
+        "--device",
+        "--seed",
+        "--resume",
+        "--pos-encoding",
+        "--lr",
+    ):
         assert flag in out
 
 
@@ -65,8 +75,12 @@ def test_bad_data_gives_one_clear_line(tmp_path, capsys):
     empty.write_text("")
     latin.write_bytes("abc\nd\xe9f".encode("latin-1"))
     jsonl.write_text('{"text": "a"}\n{"txt": "b"}\n')
-    assert "empty.txt: the file is empty" in run_error(["pretrain", *TINY, "--data", str(empty), "--out", str(tmp_path / "o1")], capsys)
-    assert "byte offset 5" in run_error(["pretrain", *TINY, "--data", str(latin), "--out", str(tmp_path / "o2")], capsys)
+    assert "empty.txt: the file is empty" in run_error(
+        ["pretrain", *TINY, "--data", str(empty), "--out", str(tmp_path / "o1")], capsys
+    )
+    assert "byte offset 5" in run_error(
+        ["pretrain", *TINY, "--data", str(latin), "--out", str(tmp_path / "o2")], capsys
+    )
     assert "bad.jsonl:2:" in run_error(["pretrain", *TINY, "--data", str(jsonl), "--out", str(tmp_path / "o3")], capsys)
     assert "no such file or folder" in run_error(["pretrain", *TINY, "--data", str(tmp_path / "nope.txt")], capsys)
     short = tmp_path / "short.txt"
@@ -86,7 +100,9 @@ def test_bad_config_lists_valid_keys(tmp_path, capsys):
 
 def test_existing_and_broken_run_folders_are_never_damaged(trained, text_file, capsys):
     before = folder_digest(trained)
-    assert "already holds a run" in run_error(["pretrain", *TINY, "--data", str(text_file), "--out", str(trained)], capsys)
+    assert "already holds a run" in run_error(
+        ["pretrain", *TINY, "--data", str(text_file), "--out", str(trained)], capsys
+    )
     assert folder_digest(trained) == before
 
     record = yaml.safe_load((trained / "config.yaml").read_text())

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from lmlab.experiments.compare import CompareConfig, run_compare
 from lmlab.data.recall import recall_batch
+from lmlab.experiments.compare import CompareConfig, run_compare
 
 torch.set_num_threads(1)
 

@@ -40,7 +40,11 @@ def test_reads_txt_folder_jsonl_and_parquet(tmp_path):
         ("empty.txt", b"", "empty.txt: the file is empty"),
         ("latin1.txt", "ok\ncaf\xe9".encode("latin-1"), "not UTF-8 text (invalid byte 0xe9 at byte offset 6)"),
         ("bad.jsonl", b'{"text": "fine"}\n{"text": oops}\n', "bad.jsonl:2: not valid JSON"),
-        ("notext.jsonl", b'{"text": "fine"}\n{"body": "x"}\n', 'notext.jsonl:2: expected an object with a string field "text"'),
+        (
+            "notext.jsonl",
+            b'{"text": "fine"}\n{"body": "x"}\n',
+            'notext.jsonl:2: expected an object with a string field "text"',
+        ),
         ("data.csv", b"a,b\n", "unsupported file type '.csv'"),
     ],
 )

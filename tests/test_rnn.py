@@ -60,10 +60,23 @@ def test_pretrain_sample_eval_through_the_cli(tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat. " * 80)
     run = tmp_path / "run"
-    config = PretrainConfig.build("tiny", overrides={"arch": "lstm", "data": str(corpus), "cache_dir": str(tmp_path / "cache"), "max_iters": 6, "eval_interval": 3, "progress": False, "dtype": "float32"})
+    config = PretrainConfig.build(
+        "tiny",
+        overrides={
+            "arch": "lstm",
+            "data": str(corpus),
+            "cache_dir": str(tmp_path / "cache"),
+            "max_iters": 6,
+            "eval_interval": 3,
+            "progress": False,
+            "dtype": "float32",
+        },
+    )
     path = pretrain(config, out=run)
     assert (path / "model.safetensors").is_file()
-    assert main(["sample", str(run), "--prompt", "the", "--max-new-tokens", "40", "--seed", "0", "--device", "cpu"]) == 0
+    assert (
+        main(["sample", str(run), "--prompt", "the", "--max-new-tokens", "40", "--seed", "0", "--device", "cpu"]) == 0
+    )
     assert main(["eval", str(run), "--device", "cpu"]) == 0
     assert "val_bpb" in capsys.readouterr().out
     # resume continues the same recurrent run
@@ -91,8 +104,20 @@ def test_carried_state_training_learns_and_gpt_is_refused(text_file, tmp_path):
 
     from lmlab.errors import LmlabError
 
-    base = dict(data=str(text_file), progress=False, dtype="float32", carry_state=True, max_iters=30, log_interval=5, eval_interval=30, grad_accum=2)
-    run = pretrain(PretrainConfig.build("tiny", overrides={**base, "arch": "lstm", "n_layer": 1, "lr": 1e-2}), out=tmp_path / "lstm")
+    base = dict(
+        data=str(text_file),
+        progress=False,
+        dtype="float32",
+        carry_state=True,
+        max_iters=30,
+        log_interval=5,
+        eval_interval=30,
+        grad_accum=2,
+    )
+    run = pretrain(
+        PretrainConfig.build("tiny", overrides={**base, "arch": "lstm", "n_layer": 1, "lr": 1e-2}),
+        out=tmp_path / "lstm",
+    )
     losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < losses[0] * 0.8
     with pytest.raises(LmlabError, match="carry_state needs a recurrent model"):

@@ -6,9 +6,9 @@ import torch
 from lmlab.cli import main
 from lmlab.data.translation import Pair, split_pairs, translation_pairs
 from lmlab.errors import LmlabError
-from lmlab.models.seq2seq import AdditiveAttention, Seq2SeqConfig, build_seq2seq
 from lmlab.eval.bleu import score
 from lmlab.inference.beam_search import beam_search, greedy_decode
+from lmlab.models.seq2seq import AdditiveAttention, Seq2SeqConfig, build_seq2seq
 from lmlab.stages.translate import TranslateConfig, translate_train
 
 torch.set_num_threads(1)
@@ -87,15 +87,23 @@ def test_the_splits_do_not_overlap():
 
 
 def test_train_translate_and_plot_through_the_cli(tmp_path, capsys):
-    config = TranslateConfig.build("tiny", overrides=dict(model="rnn-attention", progress=False, device="cpu", dtype="float32"))
+    config = TranslateConfig.build(
+        "tiny", overrides=dict(model="rnn-attention", progress=False, device="cpu", dtype="float32")
+    )
     run = translate_train(config, out=tmp_path / "t")
     assert "bleu" in (run / "eval.json").read_text()
     png = tmp_path / "att.png"
-    assert main(["translate", str(run), "And God said", "--beam", "2", "--device", "cpu", "--plot-attention", str(png)]) == 0
+    assert (
+        main(["translate", str(run), "And God said", "--beam", "2", "--device", "cpu", "--plot-attention", str(png)])
+        == 0
+    )
     assert png.stat().st_size > 0
     # a translation run is not a language model, and a language model is not a translator
     assert main(["sample", str(run), "--max-new-tokens", "2"]) == 2
-    assert "holds an encoder-decoder translator (a translate run); this needs a causal language model" in capsys.readouterr().err
+    assert (
+        "holds an encoder-decoder translator (a translate run); this needs a causal language model"
+        in capsys.readouterr().err
+    )
     (tmp_path / "lm").mkdir()
     (tmp_path / "lm" / "config.yaml").write_text("lmlab_format: 2\nstage: pretrain\nmodel_kind: causal-lm\n")
     assert main(["translate", str(tmp_path / "lm"), "hello"]) == 2

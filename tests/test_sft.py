@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from lmlab import cli
 from lmlab.config import TrainConfig
 from lmlab.data.conversations import render
-from lmlab.eval.tasks import task_accuracy
+from lmlab.eval.task_accuracy import task_accuracy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain

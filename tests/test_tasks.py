@@ -14,7 +14,9 @@ def test_grader_normalises_whitespace_only():
     assert not tasks.grade("Genesis 1:1", "genesis 1:1")
 
 
-@pytest.mark.parametrize("name", ["add_2d", "add_3d", "sub", "mul", "spell", "count_letter", "reverse_word", "sort_list", "max_list"])
+@pytest.mark.parametrize(
+    "name", ["add_2d", "add_3d", "sub", "mul", "spell", "count_letter", "reverse_word", "sort_list", "max_list"]
+)
 def test_answers_are_right(name):
     for prompt, answer in tasks.test_examples(name, 20):
         if name.startswith("add") or name in ("sub", "mul"):

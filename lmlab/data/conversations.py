@@ -7,7 +7,9 @@ The template, with lmlab's reserved special tokens:
 
 (the system part only when there is a system message). The loss mask is 1 exactly on the tokens
 of assistant contents and on the <|end|> that closes each assistant turn: the model learns to
-answer and to stop, never to imitate the user or the template.
+answer and to stop, never to imitate the user or the template. Only the template places special
+tokens: a literal "<|end|>" inside a message's content is encoded as text (lmlab.tokenizer), so
+neither data nor a chat user can forge a turn.
 
 Files: conversational JSONL ({"messages": [...]} per line), prompt/completion JSONL
 ({"prompt": ..., "completion": ...} per line, one user and one assistant turn), or a Hugging Face
@@ -35,7 +37,8 @@ def check_messages(messages, where: str) -> list[dict]:
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise LmlabError(f'{where}: message {i} must be an object with "role" and "content"')
         if m["role"] not in ROLES:
-            raise LmlabError(f"{where}: message {i} has unknown role {m['role']!r} (expected system, user or assistant)")
+            expected = "expected system, user or assistant"
+            raise LmlabError(f"{where}: message {i} has unknown role {m['role']!r} ({expected})")
         if not isinstance(m["content"], str):
             raise LmlabError(f"{where}: message {i} content must be a string, got {type(m['content']).__name__}")
         if m["role"] == "system" and i != 0:
@@ -73,7 +76,8 @@ def _read_hf_dataset(path: Path) -> list[list[dict]]:
     try:
         import datasets
     except ModuleNotFoundError:
-        raise LmlabError(f"{path}: reading a datasets folder needs the `datasets` package (pip install datasets)") from None
+        needs = "needs the `datasets` package (pip install datasets)"
+        raise LmlabError(f"{path}: reading a datasets folder {needs}") from None
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as e:

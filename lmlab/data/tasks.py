@@ -58,7 +58,9 @@ def chatterbot_pairs() -> tuple[tuple[str, str], ...]:
     try:
         import chatterbot_corpus
     except ModuleNotFoundError:
-        raise LmlabError("the chatterbot task needs the chatterbot-corpus package (pip install chatterbot-corpus)") from None
+        raise LmlabError(
+            "the chatterbot task needs the chatterbot-corpus package (pip install chatterbot-corpus)"
+        ) from None
     pairs = []
     for f in sorted((Path(chatterbot_corpus.__file__).parent / "data" / "english").glob("*.yml")):
         for conv in yaml.safe_load(f.read_text()).get("conversations", []):
@@ -249,4 +251,6 @@ def list_task_datasets() -> list[tuple[str, str, str]]:
     """(name, kind, description) of the built-in SFT data and each task, for `lmlab data list`."""
     mix = ", ".join(f"{k} {v:.0%}" for k, v in MIXTURE.items())
     rows = [("tasks", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations of the task mixture ({mix})")]
-    return rows + [(t.name, "task", f"{t.description}; ~10% of instances held out for lmlab eval --tasks") for t in TASKS.values()]
+    return rows + [
+        (t.name, "task", f"{t.description}; ~10% of instances held out for lmlab eval --tasks") for t in TASKS.values()
+    ]

@@ -66,11 +66,15 @@ class TokenData:
                 )
 
 
-def prepare_data(source: str, tokenizer: Tokenizer, val_fraction: float = 0.1, cache_dir=None, progress=True) -> TokenData:
+def prepare_data(
+    source: str, tokenizer: Tokenizer, val_fraction: float = 0.1, cache_dir=None, progress=True
+) -> TokenData:
     """Tokenize a source once into the cache (or find it there) and open it as memmaps."""
     if not 0.0 < val_fraction < 1.0:
         raise LmlabError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    key = hashlib.blake2b(f"{fingerprint(source)}-{tokenizer.sha256()}-{val_fraction}".encode(), digest_size=16).hexdigest()
+    # v2: special-token strings in the text are encoded as text (caches made before that are not reused)
+    key = f"{fingerprint(source)}-{tokenizer.sha256()}-{val_fraction}-v2"
+    key = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
     path = Path(cache_dir or default_cache_dir()) / "tokens" / key
     if not (path / "meta.json").is_file():
         _tokenize_to(path, source, tokenizer, val_fraction, progress)
@@ -103,7 +107,10 @@ def _tokenize_to(path: Path, source: str, tokenizer: Tokenizer, val_fraction: fl
     n_val = max(1, int(n_tokens * val_fraction))
     n_train = n_tokens - n_val
     tokens = np.memmap(tmp / "tokens.bin", dtype=dtype, mode="r")
-    val_bytes = sum(len(tokenizer.decode(tokens[i : i + (1 << 20)].tolist(), skip_special_tokens=True).encode()) for i in range(n_train, n_tokens, 1 << 20))
+    val_bytes = sum(
+        len(tokenizer.decode(tokens[i : i + (1 << 20)].tolist(), skip_special_tokens=True).encode())
+        for i in range(n_train, n_tokens, 1 << 20)
+    )
     val_bytes += int(np.count_nonzero(tokens[n_train:] == tokenizer.eos_id))
     meta = {
         "source": source,

@@ -39,7 +39,9 @@ def sampled_loss(model, split: np.ndarray, iters: int, batch_size: int, block_si
 
 
 @torch.no_grad()
-def full_loss(model, split: np.ndarray, block_size: int, batch_size: int, device, max_tokens: int = 0, progress=None) -> float:
+def full_loss(
+    model, split: np.ndarray, block_size: int, batch_size: int, device, max_tokens: int = 0, progress=None
+) -> float:
     """Mean loss over the whole split (or its first max_tokens), in non-overlapping windows."""
     n = len(split) - 1 if not max_tokens else min(len(split) - 1, max_tokens)
     starts = np.arange(0, n - block_size + 1, block_size)
@@ -54,7 +56,9 @@ def full_loss(model, split: np.ndarray, block_size: int, batch_size: int, device
     return total / max(count, 1)
 
 
-def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16, progress: bool = True) -> dict:
+def evaluate_run(
+    run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16, progress: bool = True
+) -> dict:
     """val loss, perplexity and bits per byte of a run on its validation split (or on `data`)."""
     from tqdm.auto import tqdm
 
@@ -71,7 +75,10 @@ def evaluate_run(run, data: str | None = None, max_tokens: int = 0, device="auto
     tokens.check_fits(T)
     n_windows = (min(len(split) - 1, max_tokens or len(split)) - T) // T + 1
     dtype = resolve_dtype(record["train"]["dtype"], device)
-    with tqdm(total=n_windows, desc="eval", unit="block", leave=False, disable=not progress) as bar, autocast(device, dtype):
+    with (
+        tqdm(total=n_windows, desc="eval", unit="block", leave=False, disable=not progress) as bar,
+        autocast(device, dtype),
+    ):
         loss = full_loss(model, split, T, batch_size, device, max_tokens, bar)
     metrics = metrics_from_loss(loss, tokens.bytes_per_token["val"])
     metrics["tokens"] = n_windows * T

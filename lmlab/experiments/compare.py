@@ -78,8 +78,14 @@ class CompareConfig(Config):
 # ---- 1. language models ----------------------------------------------------------------------
 def matched_width(arch: str, target_params: int, vocab_size: int, block_size: int) -> int:
     """The recurrent width (n_embd = hidden_size, 2 layers) whose parameter count is closest to target."""
+
     def params(width):
-        return sum(p.numel() for p in build_model(ModelConfig(arch=arch, n_layer=2, n_embd=width, block_size=block_size, vocab_size=vocab_size)).parameters())
+        return sum(
+            p.numel()
+            for p in build_model(
+                ModelConfig(arch=arch, n_layer=2, n_embd=width, block_size=block_size, vocab_size=vocab_size)
+            ).parameters()
+        )
 
     return min(range(16, 1025, 8), key=lambda w: abs(params(w) - target_params))
 
@@ -88,28 +94,65 @@ def language_models(cc: CompareSettings, out: Path, device, archs=LM_ARCHS) -> d
     tokenizer = prepare_tokenizer(cc.data, "char", 0, cc.cache_dir or None)
     data = prepare_data(cc.data, tokenizer, 0.1, cc.cache_dir or None, progress=False)
     V, T = tokenizer.vocab_size, cc.block_size
-    gpt_cfg = ModelConfig(arch="gpt", n_layer=cc.gpt_layers, n_head=4, n_embd=cc.gpt_width, block_size=T, vocab_size=V, pos_encoding="rope", norm="rmsnorm", bias=False)
+    gpt_cfg = ModelConfig(
+        arch="gpt",
+        n_layer=cc.gpt_layers,
+        n_head=4,
+        n_embd=cc.gpt_width,
+        block_size=T,
+        vocab_size=V,
+        pos_encoding="rope",
+        norm="rmsnorm",
+        bias=False,
+    )
     target = sum(p.numel() for p in build_model(gpt_cfg).parameters())
     results = {}
     for arch in archs:
         lr = getattr(cc, f"lr_{arch}")
         if arch == "gpt":
-            shape = dict(n_layer=cc.gpt_layers, n_head=4, n_embd=cc.gpt_width, pos_encoding="rope", norm="rmsnorm", bias=False)
+            shape = dict(
+                n_layer=cc.gpt_layers, n_head=4, n_embd=cc.gpt_width, pos_encoding="rope", norm="rmsnorm", bias=False
+            )
         else:
             shape = dict(n_layer=2, n_embd=matched_width(arch, target, V, T))
         # Matched wall clock: every model trains for lm_seconds of steps, its cosine decay following the clock.
-        config = PretrainConfig.build(overrides=dict(
-            arch=arch, block_size=T, data=cc.data, tokenizer="char", cache_dir=cc.cache_dir, batch_size=cc.batch_size,
-            lr=lr, min_lr=lr / 10, warmup_iters=10, max_iters=10**9, max_seconds=cc.lm_seconds, eval_interval=10**9,
-            eval_iters=10, log_interval=50, progress=False, dtype="float32", device=str(device), **shape,
-        ))  # fmt: skip
+        config = PretrainConfig.build(
+            overrides=dict(
+                arch=arch,
+                block_size=T,
+                data=cc.data,
+                tokenizer="char",
+                cache_dir=cc.cache_dir,
+                batch_size=cc.batch_size,
+                lr=lr,
+                min_lr=lr / 10,
+                warmup_iters=10,
+                max_iters=10**9,
+                max_seconds=cc.lm_seconds,
+                eval_interval=10**9,
+                eval_iters=10,
+                log_interval=50,
+                progress=False,
+                dtype="float32",
+                device=str(device),
+                **shape,
+            )
+        )
         params = sum(p.numel() for p in build_model(replace(config.model, vocab_size=V)).parameters())
         t0 = time.perf_counter()
         run = pretrain(config, out=out / f"lm-{arch}")
         seconds = time.perf_counter() - t0
         history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         speeds = [h["tokens_per_s"] for h in history[1:]] or [history[-1]["tokens_per_s"]]  # the first includes warm-up
-        results[arch] = {"params": params, "lr": lr, "steps": history[-1]["step"], "seconds": seconds, "val_bpb": history[-1]["val_bpb"], "tokens_per_s": float(np.median(speeds)), "run": str(run)}
+        results[arch] = {
+            "params": params,
+            "lr": lr,
+            "steps": history[-1]["step"],
+            "seconds": seconds,
+            "val_bpb": history[-1]["val_bpb"],
+            "tokens_per_s": float(np.median(speeds)),
+            "run": str(run),
+        }
     results["_data"] = {"val": data.val, "block_size": T}
     return results
 
@@ -123,7 +166,9 @@ def recall_models(cc: CompareSettings, device) -> dict:
         # One layer of width recall_width each. The GPT's head runs at the one target position only
         # (recall_loss): with 500+ positions per row that is most of its step otherwise.
         if arch == "gpt":
-            cfg = ModelConfig(arch="gpt", n_layer=1, n_head=4, n_embd=cc.recall_width, block_size=L, vocab_size=V, pos_encoding="rope")
+            cfg = ModelConfig(
+                arch="gpt", n_layer=1, n_head=4, n_embd=cc.recall_width, block_size=L, vocab_size=V, pos_encoding="rope"
+            )
         else:
             cfg = ModelConfig(arch=arch, n_layer=1, n_embd=cc.recall_width, block_size=L, vocab_size=V)
         torch.manual_seed(0)
@@ -134,10 +179,18 @@ def recall_models(cc: CompareSettings, device) -> dict:
             return {"inputs": x, "targets": y}
 
         tc = TrainConfig(
-            max_iters=10**9, max_seconds=cc.recall_seconds, batch_size=cc.batch_size, lr=cc.recall_lr,
-            min_lr=cc.recall_lr / 10, warmup_iters=20, eval_interval=10**9, log_interval=10**9, progress=False,
-            device=str(device), dtype="float32",
-        )  # fmt: skip
+            max_iters=10**9,
+            max_seconds=cc.recall_seconds,
+            batch_size=cc.batch_size,
+            lr=cc.recall_lr,
+            min_lr=cc.recall_lr / 10,
+            warmup_iters=20,
+            eval_interval=10**9,
+            log_interval=10**9,
+            progress=False,
+            device=str(device),
+            dtype="float32",
+        )
         Trainer(model, tc, None, batch_fn, recall_loss, device=device).fit()
         model.eval()
         accuracy[arch] = {}
@@ -202,10 +255,20 @@ def translation_models(cc: CompareSettings, out: Path, device) -> dict:
     for name in SEQ2SEQ_MODELS:
         mcfg = Seq2SeqConfig(model=name, n_embd=cc.translate_width, n_head=4, dropout=0.1, max_len=cc.translate_max_len)
         tc = TrainConfig(
-            max_iters=10**9, max_seconds=cc.translate_seconds, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_iters=50,
-            weight_decay=0.01, eval_interval=10**9, eval_iters=5, log_interval=50, progress=False, device=str(device),
+            max_iters=10**9,
+            max_seconds=cc.translate_seconds,
+            batch_size=32,
+            lr=2e-3,
+            min_lr=2e-4,
+            warmup_iters=50,
+            weight_decay=0.01,
+            eval_interval=10**9,
+            eval_iters=5,
+            log_interval=50,
+            progress=False,
+            device=str(device),
             dtype="float32",
-        )  # fmt: skip
+        )
         config = TranslateConfig(model=mcfg, train=tc, data=TranslateDataConfig(bleu_sentences=1))
         run = translate_train(config, out=out / f"translate-{name}", tokenizer=tokenizer, pairs=pairs)
         model, _, _ = load_run(run, device, kind="seq2seq")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lmlab.device import pick_device
 from lmlab.eval.perplexity import evaluate_run
-from lmlab.eval.tasks import HEADLINE_TASKS, task_accuracy
+from lmlab.eval.task_accuracy import HEADLINE_TASKS, task_accuracy
 from lmlab.experiments.report import metrics_table, plot_loss
 from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
@@ -22,7 +22,13 @@ from lmlab.stages.recipe import default_out
 from lmlab.stages.sft import SFTConfig, sft
 
 SAMPLE_PROMPTS = ["John 3:16", "Genesis 1:1", "Psalms 23:1", "And Jesus said"]
-CHAT_PROMPTS = ["What is 47 + 38?", "What is 512 + 277?", "Reverse the word 'light'.", "How many times does the letter 'e' appear in 'beginning'?", "Hello, how are you?"]
+CHAT_PROMPTS = [
+    "What is 47 + 38?",
+    "What is 512 + 277?",
+    "Reverse the word 'light'.",
+    "How many times does the letter 'e' appear in 'beginning'?",
+    "Hello, how are you?",
+]
 
 
 def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True) -> Path:
@@ -37,20 +43,27 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     pre = pretrain(config, out=root / "pretrain")
     timings["pretrain"] = time.perf_counter() - t
     lm_metrics = evaluate_run(pre, device=device, progress=progress)
-    samples = {p: "".join(sample_text(pre, p, max_new_tokens=60, temperature=0.8, top_k=50, seed=0, device=device)) for p in SAMPLE_PROMPTS}
+    samples = {
+        p: "".join(sample_text(pre, p, max_new_tokens=60, temperature=0.8, top_k=50, seed=0, device=device))
+        for p in SAMPLE_PROMPTS
+    }
     plot_loss(pre, root / "pretrain_loss.png", "pre-training on the World English Bible")
 
     t = time.perf_counter()
     tuned = sft(SFTConfig.build("quick" if quick else None, overrides=common), init=pre, out=root / "sft")
     timings["sft"] = time.perf_counter() - t
     plot_loss(tuned, root / "sft_loss.png", "SFT on the built-in tasks (assistant tokens only)")
-    accuracy = {"pre-trained": task_accuracy(pre, HEADLINE_TASKS, n_tasks, device), "after SFT": task_accuracy(tuned, HEADLINE_TASKS, n_tasks, device)}
+    accuracy = {
+        "pre-trained": task_accuracy(pre, HEADLINE_TASKS, n_tasks, device),
+        "after SFT": task_accuracy(tuned, HEADLINE_TASKS, n_tasks, device),
+    }
     conversations = example_conversations(tuned, device)
 
     report = [
         "# lmlab run",
         "",
-        f"Settings: {'`--quick`' if quick else 'defaults'}. Pre-training {timings['pretrain'] / 60:.1f} min, SFT {timings['sft'] / 60:.1f} min.",
+        f"Settings: {'`--quick`' if quick else 'defaults'}. Pre-training {timings['pretrain'] / 60:.1f} min, "
+        f"SFT {timings['sft'] / 60:.1f} min.",
         "",
         "## Stage 1: pre-training (`cpu-small` GPT on the World English Bible)",
         "",
@@ -74,7 +87,13 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         *[f"> **user:** {q}\n>\n> **assistant:** {a}\n" for q, a in conversations],
     ]
     (root / "report.md").write_text("\n".join(report))
-    results = {"pretrain": lm_metrics, "task_accuracy": accuracy, "timings_s": timings, "samples": samples, "conversations": conversations}
+    results = {
+        "pretrain": lm_metrics,
+        "task_accuracy": accuracy,
+        "timings_s": timings,
+        "samples": samples,
+        "conversations": conversations,
+    }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
 

@@ -81,10 +81,20 @@ def beam_search(model, src, bos_id: int, eos_id: int, beam: int = 4, alpha: floa
         tokens = torch.cat([tokens[parents], new], dim=1)
         scores = torch.tensor([s for s, _, _ in keep], device=src.device)
         if alpha_t is not None:
-            attention = torch.cat([attention[parents], alpha_t[parents][:, None]], 1) if attention is not None else alpha_t[parents][:, None]
+            attention = (
+                torch.cat([attention[parents], alpha_t[parents][:, None]], 1)
+                if attention is not None
+                else alpha_t[parents][:, None]
+            )
         state = {k: v.index_select(0, parents) for k, v in state.items()}
     if not finished:  # ran out of steps: take the best live hypothesis
-        finished.append((float(scores[0]) / tokens.size(1) ** alpha, tokens[0, 1:].tolist(), None if attention is None else attention[0]))
+        finished.append(
+            (
+                float(scores[0]) / tokens.size(1) ** alpha,
+                tokens[0, 1:].tolist(),
+                None if attention is None else attention[0],
+            )
+        )
     _, ids, att = max(finished, key=lambda f: f[0])
     return Translation(ids, None if att is None else att.float().cpu())
 
@@ -147,6 +157,7 @@ def translate_text(run, text: str, beam: int = 1, device="auto", plot: str | Non
         raise LmlabError(f"--plot-attention needs an rnn-attention run; {run} is a {record['model']['model']} run")
     (result,) = translate_batch(model, tokenizer, [text], beam)
     if plot:
+
         def pieces(ids):
             return ["".join(ch if ch.isprintable() else "?" for ch in tokenizer.decode([i])) for i in ids]
 

@@ -21,7 +21,16 @@ HELP = "commands: /reset, /system TEXT, /temperature X, /quit"
 
 
 class ChatSession:
-    def __init__(self, model, tokenizer, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        system: str = "",
+        temperature: float = 0.7,
+        top_k: int | None = 50,
+        max_new_tokens: int = 128,
+        seed: int | None = None,
+    ):
         self.model, self.tokenizer = model, tokenizer
         self.system, self.temperature, self.top_k, self.seed = system, temperature, top_k, seed
         self.history: list[dict] = []  # user and assistant messages, oldest first
@@ -42,7 +51,9 @@ class ChatSession:
             ids = render_prompt(self.tokenizer, self.messages())
         if len(ids) > budget:
             self.history.clear()
-            raise LmlabError(f"the message is too long: {len(ids)} tokens with the system prompt, the context leaves {budget} for it")
+            raise LmlabError(
+                f"the message is too long: {len(ids)} tokens with the system prompt, the context leaves {budget} for it"
+            )
         return ids
 
     def reply(self, text: str) -> Iterator[str]:
@@ -51,12 +62,15 @@ class ChatSession:
         ids = self.prompt_ids()
         end, decoder, out = self.tokenizer.special_id("<|end|>"), StreamDecoder(self.tokenizer), []
         stops = (end, self.tokenizer.eos_id)
-        for token in generate(self.model, ids, self.max_new_tokens, self.temperature, self.top_k, None, self.seed, stop_ids=stops):
+        for token in generate(
+            self.model, ids, self.max_new_tokens, self.temperature, self.top_k, seed=self.seed, stop_ids=stops
+        ):
             if token in stops:
                 break
             out.append(token)
             yield decoder.push(token)
-        self.history.append({"role": "assistant", "content": self.tokenizer.decode(out)})
+        # Special tokens the model emitted mid-reply are not kept as text: the history holds what was said.
+        self.history.append({"role": "assistant", "content": self.tokenizer.decode(out, skip_special_tokens=True)})
 
     def command(self, line: str) -> str | None:
         """Run a /command; returns a message to show, or None for /quit."""
@@ -78,17 +92,27 @@ class ChatSession:
         return f"(unknown command {name}; {HELP})"
 
 
-def chat(run: str | Path, input: TextIO | None = None, output: TextIO | None = None, system: str = "", temperature: float = 0.7, top_k: int | None = 50, max_new_tokens: int = 128, seed: int | None = None, device="auto"):
+def chat(
+    run: str | Path,
+    input: TextIO | None = None,
+    output: TextIO | None = None,
+    system: str = "",
+    temperature: float = 0.7,
+    top_k: int | None = 50,
+    max_new_tokens: int = 128,
+    seed: int | None = None,
+    device="auto",
+):
     """Chat with a run over input/output; interactive with prompts on a terminal, plain when piped."""
-    from lmlab.runs import load_run
     from lmlab.device import pick_device
+    from lmlab.runs import load_run
 
     input, output = input or sys.stdin, output or sys.stdout
-    model, tokenizer, record = load_run(run, pick_device(device), stages=("pretrain", "sft"))
+    model, tokenizer, record = load_run(run, pick_device(device))
     session = ChatSession(model, tokenizer, system, temperature, top_k, max_new_tokens, seed)
     interactive = input.isatty()
     if interactive:
-        if record.get("stage") != "sft":
+        if record.get("stage") == "pretrain":  # every later stage starts from a chat-tuned model
             output.write("(note: this is a pre-trained run, not fine-tuned to chat)\n")
         output.write(f"chatting with {run}; {HELP}\n")
     while True:

@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F
 
 
-def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+def filter_logits(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
     """logits (B, V) -> logits with the excluded tokens at -inf, scaled by 1/temperature."""
     logits = logits / max(temperature, 1e-8)
     if top_k:
@@ -16,8 +18,10 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None and top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True)
-        cumulative = sorted_logits.softmax(-1).cumsum(-1)
-        remove = cumulative - sorted_logits.softmax(-1) > top_p  # keep the smallest set with mass >= top_p
+        probs = sorted_logits.softmax(-1)
+        # Keep the smallest set with mass >= top_p: drop a token once the mass before it reaches top_p.
+        remove = probs.cumsum(-1) - probs >= top_p
+        remove[:, 0] = False  # the most likely token always stays
         logits = logits.masked_fill(remove.scatter(1, order, remove), float("-inf"))
     return logits
 
@@ -28,6 +32,32 @@ def next_token(logits: torch.Tensor, temperature: float, top_k, top_p, generator
         return logits.argmax(-1, keepdim=True)
     probs = F.softmax(filter_logits(logits.float(), temperature, top_k, top_p), dim=-1)
     return torch.multinomial(probs, 1, generator=generator)
+
+
+class CachedContext:
+    """The KV cache of one sequence (batch 1) and the tokens it covers.
+
+    `tokens` are exactly the tokens whose keys and values the cache holds, so next_logits()
+    equals model(tokens)[:, -1] recomputed from scratch. Window rule: when the new tokens would
+    overflow the context window (block_size), the cache is rebuilt from the last half window, so a
+    long generation costs an occasional prefill of block_size / 2 tokens rather than a full
+    recomputation per token.
+    """
+
+    def __init__(self, model, device):
+        self.model, self.device = model, device
+        self.block_size = model.config.block_size
+        self.cache = model.new_cache(1, device)
+        self.tokens: list[int] = []
+
+    def next_logits(self, new: list[int]) -> torch.Tensor:
+        """Append `new` to the context and return the logits (1, V) of the token that follows."""
+        if len(self.tokens) + len(new) > self.block_size:
+            new = (self.tokens + new)[-max(self.block_size // 2, 1) :]
+            self.cache, self.tokens = self.model.new_cache(1, self.device), []
+        logits = self.model(torch.tensor([new], device=self.device), cache=self.cache, last_only=True)
+        self.tokens += new
+        return logits[:, -1]
 
 
 @torch.no_grad()
@@ -44,49 +74,60 @@ def generate(
 ) -> Iterator[int]:
     """Yield new token ids one at a time (so callers can stream them).
 
-    With the cache, the prompt is run once (prefill) and each step feeds one token. When the
-    context window is full, the cache is rebuilt from the last half window, so long generations
-    cost an occasional prefill rather than a full recomputation per token.
+    With the cache (CachedContext), the prompt is run once (prefill) and each step feeds one token.
+    Without it (or for a model without one, as the recurrent models), each step recomputes the
+    last block_size tokens. The global RNG is never touched: sampling has its own generator.
     """
     model.eval()
     device = next(model.parameters()).device
-    block_size = model.config.block_size
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else torch.seed())
+    if seed is None:
+        generator.seed()  # a fresh non-deterministic seed for this generator only
+    else:
+        generator.manual_seed(seed)
+    context = CachedContext(model, device) if use_cache and hasattr(model, "new_cache") else None
     tokens = list(prompt) or [0]
-    cache = None
-    feed = tokens[-block_size:]
+    new = tokens  # the first step feeds the whole prompt (prefill)
     for _ in range(max_new_tokens):
-        if use_cache and hasattr(model, "new_cache"):
-            if cache is None or cache.pos + len(feed) > block_size:
-                cache = model.new_cache(1, device)
-                feed = tokens[-(block_size // 2) :] if len(tokens) >= block_size else tokens
-            logits = model(torch.tensor([feed], device=device), cache=cache, last_only=True)
+        if context is not None:
+            logits = context.next_logits(new)
         else:
-            logits = model(torch.tensor([tokens[-block_size:]], device=device), last_only=True)
-        token = int(next_token(logits[:, -1, :], temperature, top_k, top_p, generator))
+            window = torch.tensor([tokens[-model.config.block_size :]], device=device)
+            logits = model(window, last_only=True)[:, -1]
+        token = int(next_token(logits, temperature, top_k, top_p, generator))
         tokens.append(token)
-        feed = [token]
+        new = [token]
         yield token
         if token in stop_ids:
             return
 
 
-def sample_text(run, prompt: str = "", max_new_tokens: int = 200, temperature: float = 0.8, top_k=None, top_p=None, seed=None, device="auto", num_samples: int = 1) -> Iterator[str]:
+def sample_text(
+    run,
+    prompt: str = "",
+    max_new_tokens: int = 200,
+    temperature: float = 0.8,
+    top_k=None,
+    top_p=None,
+    seed=None,
+    device="auto",
+    num_samples: int = 1,
+) -> Iterator[str]:
     """Stream text pieces sampled from a run folder's model (samples separated by a rule)."""
-    from lmlab.runs import load_run
     from lmlab.device import pick_device
+    from lmlab.runs import load_run
     from lmlab.tokenizer import StreamDecoder
 
-    model, tokenizer, _ = load_run(run, pick_device(device), stages=("pretrain", "sft"))
+    model, tokenizer, _ = load_run(run, pick_device(device))
     prompt_ids = tokenizer.encode(prompt) if prompt else [tokenizer.eos_id]
+    eos = tokenizer.eos_id
     for i in range(num_samples):
         if i:
             yield "\n---------------\n"
         yield prompt
         decoder = StreamDecoder(tokenizer)
         s = None if seed is None else seed + i
-        for token in generate(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, s, stop_ids=(tokenizer.eos_id,)):
-            if token == tokenizer.eos_id:
+        for token in generate(model, prompt_ids, max_new_tokens, temperature, top_k, top_p, s, stop_ids=(eos,)):
+            if token == eos:
                 break
             yield decoder.push(token)

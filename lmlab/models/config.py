@@ -14,9 +14,9 @@ class ModelConfig:
     arch: str = opt("gpt", "gpt | rnn | lstm | gru", ("gpt", "rnn", "lstm", "gru"))
     n_layer: int = opt(6, "Transformer blocks, or recurrent layers")
     n_head: int = opt(6, "attention heads")
-    n_kv_head: int = opt(0, 'grouped-query attention; 0 means n_head (plain multi-head attention)')
+    n_kv_head: int = opt(0, "grouped-query attention; 0 means n_head (plain multi-head attention)")
     n_embd: int = opt(384, "embedding width (the residual stream)")
-    block_size: int = opt(256, 'context length in tokens')
+    block_size: int = opt(256, "context length in tokens")
     vocab_size: int = derived(0, "set from the tokenizer")
     pos_encoding: str = opt("learned", "learned | sinusoidal | rope", ("learned", "sinusoidal", "rope"))
     norm: str = opt("layernorm", "layernorm | rmsnorm", ("layernorm", "rmsnorm"))
@@ -28,7 +28,7 @@ class ModelConfig:
     attn_impl: str = opt(
         "auto", "auto | sdpa | math (math: explicit softmax, faster for bf16 on CPU)", ("auto", "sdpa", "math")
     )
-    hidden_size: int = opt(0, 'recurrent models: 0 means n_embd')
+    hidden_size: int = opt(0, "recurrent models: 0 means n_embd")
 
     @property
     def kv_heads(self) -> int:

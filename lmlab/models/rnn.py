@@ -10,7 +10,6 @@ hidden_size (0 means n_embd), block_size (the training window and the sampling w
 tie_embeddings, vocab_size. Shapes: B batch, T time, C n_embd, H hidden_size, V vocab.
 """
 
-import torch
 import torch.nn as nn
 
 from lmlab.models.config import ModelConfig
@@ -28,7 +27,9 @@ class RecurrentLM(nn.Module):
         self.wte = nn.Embedding(cfg.vocab_size, C)
         self.drop = nn.Dropout(cfg.dropout)
         # Dropout between stacked layers only (Zaremba et al. 2014); torch warns on a single layer.
-        self.rnn = CELLS[cfg.arch](C, H, num_layers=cfg.n_layer, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0, batch_first=True)
+        self.rnn = CELLS[cfg.arch](
+            C, H, num_layers=cfg.n_layer, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0, batch_first=True
+        )
         self.lm_head = nn.Linear(H, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings and H == C:
             self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf 2017; Inan et al. 2017)

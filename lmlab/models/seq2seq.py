@@ -24,8 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lmlab.errors import LmlabError
 from lmlab.config import derived, opt
+from lmlab.errors import LmlabError
 from lmlab.models.gpt import sinusoidal_table
 
 MODELS = ("rnn", "rnn-attention", "transformer")
@@ -47,7 +47,9 @@ class Seq2SeqConfig:
 def build_seq2seq(cfg: Seq2SeqConfig) -> "nn.Module":
     if cfg.model not in MODELS:
         raise LmlabError(f"model must be one of {', '.join(MODELS)}, got {cfg.model!r}")
-    return {"rnn": FixedContextSeq2Seq, "rnn-attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}[cfg.model](cfg)
+    return {"rnn": FixedContextSeq2Seq, "rnn-attention": AttentionSeq2Seq, "transformer": TransformerSeq2Seq}[
+        cfg.model
+    ](cfg)
 
 
 class Seq2SeqBase(nn.Module):
@@ -87,7 +89,9 @@ class FixedContextSeq2Seq(Seq2SeqBase):
     def __init__(self, cfg: Seq2SeqConfig):
         super().__init__(cfg)
         E, H = self.E, self.H
-        self.encoder = nn.GRU(E, H, num_layers=cfg.n_layer, batch_first=True, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0)
+        self.encoder = nn.GRU(
+            E, H, num_layers=cfg.n_layer, batch_first=True, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0
+        )
         self.init_state = nn.Linear(H, H)
         self.decoder = nn.GRU(E + H, H, batch_first=True)
         self.out = nn.Linear(2 * H, E)
@@ -137,7 +141,14 @@ class AttentionSeq2Seq(Seq2SeqBase):
     def __init__(self, cfg: Seq2SeqConfig):
         super().__init__(cfg)
         E, H = self.E, self.H
-        self.encoder = nn.GRU(E, H, num_layers=cfg.n_layer, batch_first=True, bidirectional=True, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0)
+        self.encoder = nn.GRU(
+            E,
+            H,
+            num_layers=cfg.n_layer,
+            batch_first=True,
+            bidirectional=True,
+            dropout=cfg.dropout if cfg.n_layer > 1 else 0.0,
+        )
         self.init_state = nn.Linear(H, H)
         self.attention = AdditiveAttention(H, 2 * H, H)
         self.cell = nn.GRUCell(E + 2 * H, H)
@@ -145,7 +156,12 @@ class AttentionSeq2Seq(Seq2SeqBase):
 
     def encode(self, src) -> dict:
         h, h_n = self.encode_gru(self.encoder, src)  # h (B, S, 2H): [forward; backward] annotations
-        return {"h": h, "Uh": self.attention.U(h), "mask": self.src_mask(src), "s": torch.tanh(self.init_state(h_n[-1]))}
+        return {
+            "h": h,
+            "Uh": self.attention.U(h),
+            "mask": self.src_mask(src),
+            "s": torch.tanh(self.init_state(h_n[-1])),
+        }
 
     def readout(self, s, c, y):
         """p(y_i) from s_i, c_i and E y_{i-1}; any leading shape ((B,) or (B, T))."""
@@ -167,7 +183,9 @@ class AttentionSeq2Seq(Seq2SeqBase):
             states.append(s)
             contexts.append(c)
             alphas.append(alpha)
-        logits = self.readout(torch.stack(states, 1), torch.stack(contexts, 1), y)  # (B, T, V), one matmul for all steps
+        logits = self.readout(
+            torch.stack(states, 1), torch.stack(contexts, 1), y
+        )  # (B, T, V), one matmul for all steps
         return (logits, torch.stack(alphas, 1)) if return_attention else logits
 
 
@@ -189,7 +207,9 @@ class TransformerSeq2Seq(Seq2SeqBase):
 
     def embed_positions(self, ids):
         if ids.size(1) > self.max_positions:
-            raise LmlabError(f"a sequence of {ids.size(1)} tokens is longer than the transformer's {self.max_positions} positions")
+            raise LmlabError(
+                f"a sequence of {ids.size(1)} tokens is longer than the transformer's {self.max_positions} positions"
+            )
         return self.drop(self.emb(ids) * math.sqrt(self.E) + self.pe[: ids.size(1)])
 
     def encode(self, src) -> dict:
@@ -200,7 +220,13 @@ class TransformerSeq2Seq(Seq2SeqBase):
     def decode(self, state, tgt_in):
         T = tgt_in.size(1)
         causal = nn.Transformer.generate_square_subsequent_mask(T, device=tgt_in.device)
-        x = self.decoder(self.embed_positions(tgt_in), state["memory"], tgt_mask=causal, tgt_is_causal=True, memory_key_padding_mask=~state["mask"])
+        x = self.decoder(
+            self.embed_positions(tgt_in),
+            state["memory"],
+            tgt_mask=causal,
+            tgt_is_causal=True,
+            memory_key_padding_mask=~state["mask"],
+        )
         return self.logits(x)
 
     def forward(self, src, tgt_in):

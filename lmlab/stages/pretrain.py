@@ -53,7 +53,8 @@ class PretrainConfig(StageConfig):
             max_iters=20, batch_size=4, lr=3e-3, warmup_iters=2, eval_interval=10, eval_iters=2, log_interval=5,
         ),
         "cpu-small": CPU_SMALL,
-        "cpu-small-quick": {**CPU_SMALL, "max_iters": 250, "eval_interval": 125, "warmup_iters": 30},  # lmlab run --quick
+        # lmlab run --quick
+        "cpu-small-quick": {**CPU_SMALL, "max_iters": 250, "eval_interval": 125, "warmup_iters": 30},
         "shakespeare-char": dict(  # nanoGPT's CPU recipe (README, "I only have a macbook")
             n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, tokenizer="char",
             max_iters=2000, lr_decay_iters=2000, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_iters=100,
@@ -70,8 +71,12 @@ class PretrainConfig(StageConfig):
     data: DataConfig = field(default_factory=DataConfig)
 
 
-def pretrain(config: PretrainConfig, out: str | Path | None = None, resume: str | Path | None = None,
-             overrides: dict | None = None) -> Path:  # fmt: skip
+def pretrain(
+    config: PretrainConfig,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    overrides: dict | None = None,
+) -> Path:
     """Train a language model from scratch (or resume one); returns the run folder."""
     return train_stage(config, build, out, resume, overrides)
 
@@ -81,7 +86,9 @@ def build(config: PretrainConfig, ctx: Context) -> Recipe:
     if ctx.resuming:
         tokenizer = ctx.run.tokenizer()
     else:
-        tokenizer = ctx.main_first(lambda: prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size, d.cache_dir or None))
+        tokenizer = ctx.main_first(
+            lambda: prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size, d.cache_dir or None)
+        )
     progress = t.progress and ctx.dist.is_main
     data = ctx.main_first(lambda: prepare_data(d.data, tokenizer, d.val_fraction, d.cache_dir or None, progress))
     data.check_fits(T)
@@ -100,7 +107,9 @@ def build(config: PretrainConfig, ctx: Context) -> Recipe:
         return metrics_from_loss(mean, data.bytes_per_token["val"])
 
     corpus = {"data": d.data, "val_fraction": d.val_fraction, "cache_dir": d.cache_dir}  # where bpb is measured
-    return Recipe(model, tokenizer, batches, loss, evaluate, tokens_per_batch=t.batch_size * T, record={"corpus": corpus})
+    return Recipe(
+        model, tokenizer, batches, loss, evaluate, tokens_per_batch=t.batch_size * T, record={"corpus": corpus}
+    )
 
 
 def next_token_loss(model, batch: dict) -> Loss:

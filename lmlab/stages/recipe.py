@@ -60,8 +60,13 @@ class Recipe:
     finish: Callable[[torch.nn.Module, RunFolder], None] | None = None  # after training, on rank 0
 
 
-def train_stage(config: StageConfig, build: Callable[[StageConfig, Context], Recipe], out: str | Path | None = None,
-                resume: str | Path | None = None, overrides: dict | None = None) -> Path:  # fmt: skip
+def train_stage(
+    config: StageConfig,
+    build: Callable[[StageConfig, Context], Recipe],
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    overrides: dict | None = None,
+) -> Path:
     """Train a new run of config's stage in `out`, or continue the run `resume`; returns the run folder.
 
     On resume the saved config is the base and only explicitly given overrides change it.
@@ -91,11 +96,18 @@ def train_stage(config: StageConfig, build: Callable[[StageConfig, Context], Rec
             run.create(entries, stage, recipe.model_kind, recipe.tokenizer)
     world = dist_info.world_size
     trainer = Trainer(
-        model, t, run, recipe.batches, recipe.loss, recipe.evaluate, device, dist_info,
+        model,
+        t,
+        run,
+        recipe.batches,
+        recipe.loss,
+        recipe.evaluate,
+        device,
+        dist_info,
         tokens_per_step=round(recipe.tokens_per_batch * t.grad_accum * world),
         flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
         peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * world,
-    )  # fmt: skip
+    )
     if resume:
         trainer.resume()
     trainer.fit()

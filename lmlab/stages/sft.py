@@ -24,7 +24,7 @@ from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
 from lmlab.data import tasks
 from lmlab.data.conversations import read_conversations, render_all, truncate
 from lmlab.errors import LmlabError
-from lmlab.eval.tasks import HEADLINE_TASKS, accuracy
+from lmlab.eval.task_accuracy import HEADLINE_TASKS, accuracy
 from lmlab.losses import IGNORE, Loss, cross_entropy
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
@@ -152,8 +152,14 @@ def masked_loss(model, examples: list, batch_size: int, pad_id: int, device) -> 
     return total / max(count, 1)
 
 
-def sft(config: SFTConfig | None = None, init: str | Path | None = None, data: str | Path | None = None,
-        out: str | Path | None = None, resume: str | Path | None = None, overrides: dict | None = None) -> Path:  # fmt: skip
+def sft(
+    config: SFTConfig | None = None,
+    init: str | Path | None = None,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    overrides: dict | None = None,
+) -> Path:
     """Fine-tune the run `init` on chat data (a file, or the built-in task mixture); returns the new run folder.
 
     init and data are the config's sft.init and sft.data, given directly.
@@ -173,7 +179,10 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
         source = init_run = RunFolder(s.init)
         record = init_run.read_config()
         if record.get("model_kind") != "causal-lm":
-            raise LmlabError(f"{init_run.path}: is a {record.get('stage')} run of a {record.get('model_kind')} model; sft starts from a causal LM")
+            raise LmlabError(
+                f"{init_run.path}: is a {record.get('stage')} run of a {record.get('model_kind')} model; "
+                "sft starts from a causal LM"
+            )
         if record["model"].get("arch", "gpt") != "gpt":
             raise LmlabError(f"{init_run.path}: sft needs a GPT model, the run is {record['model']['arch']}")
     tokenizer = source.tokenizer()
@@ -189,14 +198,23 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
     batches = BucketedBatches(sft_data.train, t.batch_size, t.seed, pad_id)
 
     def evaluate(model) -> dict:
-        metrics = {"val_loss": masked_loss(model, sft_data.val, t.batch_size, pad_id, ctx.device)} if sft_data.val else {}
+        metrics = (
+            {"val_loss": masked_loss(model, sft_data.val, t.batch_size, pad_id, ctx.device)} if sft_data.val else {}
+        )
         if s.data == BUILTIN:  # the learning curve of the headline tasks
-            metrics.update({f"acc_{k}": v for k, v in accuracy(model, tokenizer, HEADLINE_TASKS[:4], EVAL_TASK_N).items()})
+            metrics.update(
+                {f"acc_{k}": v for k, v in accuracy(model, tokenizer, HEADLINE_TASKS[:4], EVAL_TASK_N).items()}
+            )
         return metrics
 
     stats = {"conversations": sft_data.n_conversations, "truncated": sft_data.truncated, "dropped": sft_data.dropped}
     return Recipe(
-        model, tokenizer, batches, sft_loss, evaluate, tokens_per_batch=batches.tokens_per_batch,
+        model,
+        tokenizer,
+        batches,
+        sft_loss,
+        evaluate,
+        tokens_per_batch=batches.tokens_per_batch,
         record={"corpus": record.get("corpus"), "sft_data": stats},
         init_weights=init_run.load_weights if init_run else None,
-    )  # fmt: skip
+    )

@@ -26,7 +26,9 @@ from lmlab.tokenizer import train_tokenizer
 
 @dataclass
 class TranslateDataConfig:
-    split: str = opt("verse", "verse | book: how the pairs are split into train/val/test, with no overlap", ("verse", "book"))
+    split: str = opt(
+        "verse", "verse | book: how the pairs are split into train/val/test, with no overlap", ("verse", "book")
+    )
     tokenizer: str = opt("bpe", "char | bpe (trained on the training pairs, both sides)", ("char", "bpe"))
     bpe_vocab_size: int = opt(4096, "BPE vocabulary size, special tokens included")
     bleu_sentences: int = opt(500, "test pairs translated and scored at the end (0: all)")
@@ -35,8 +37,16 @@ class TranslateDataConfig:
 
 def translate_training_defaults() -> TrainConfig:
     # Fits minutes on a laptop CPU; pass --max-iters etc. to change.
-    return TrainConfig(max_iters=1500, batch_size=32, lr=2e-3, min_lr=2e-4, warmup_iters=50, eval_interval=250,
-                       eval_iters=10, weight_decay=0.01)  # fmt: skip
+    return TrainConfig(
+        max_iters=1500,
+        batch_size=32,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_iters=50,
+        eval_interval=250,
+        eval_iters=10,
+        weight_decay=0.01,
+    )
 
 
 @dataclass
@@ -62,10 +72,16 @@ class PairBatches:
     """Encoded pairs and the batches drawn from them; batch `index` depends only on (seed, index)."""
 
     def __init__(self, pairs, tokenizer, max_len: int = 0):
-        self.bos, self.eos, self.pad = tokenizer.special_id("<|bos|>"), tokenizer.eos_id, tokenizer.special_id("<|pad|>")
+        self.bos, self.eos, self.pad = (
+            tokenizer.special_id("<|bos|>"),
+            tokenizer.eos_id,
+            tokenizer.special_id("<|pad|>"),
+        )
         sources = tokenizer.encode_batch([p.source for p in pairs])
         targets = tokenizer.encode_batch([p.target for p in pairs])
-        keep = [i for i in range(len(pairs)) if not max_len or (len(sources[i]) < max_len and len(targets[i]) < max_len)]
+        keep = [
+            i for i in range(len(pairs)) if not max_len or (len(sources[i]) < max_len and len(targets[i]) < max_len)
+        ]
         if not keep:
             raise LmlabError(f"no pair fits max_len {max_len}; raise --max-len")
         self.pairs = [pairs[i] for i in keep]
@@ -84,9 +100,14 @@ class PairBatches:
         return self.batch(np.random.default_rng([seed, index]).integers(0, len(self), size=batch_size))
 
 
-def translate_train(config: TranslateConfig | None = None, out: str | Path | None = None,
-                    resume: str | Path | None = None, overrides: dict | None = None, tokenizer=None,
-                    pairs: dict | None = None) -> Path:  # fmt: skip
+def translate_train(
+    config: TranslateConfig | None = None,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    overrides: dict | None = None,
+    tokenizer=None,
+    pairs: dict | None = None,
+) -> Path:
     """Train an encoder-decoder on KJV -> WEB (or resume one); returns the run folder.
 
     `tokenizer` and `pairs` (split name -> list of Pair) let callers such as lmlab compare reuse them.
@@ -123,7 +144,9 @@ def build(config: TranslateConfig, ctx: Context, tokenizer=None, pairs: dict | N
 
     def finish(model, run):
         metrics = evaluate_pairs(model, tokenizer, pairs["test"][: d.bleu_sentences or None])
-        (run.path / "eval.json").write_text(json.dumps({k: v for k, v in metrics.items() if k != "hypotheses"}, indent=1))
+        (run.path / "eval.json").write_text(
+            json.dumps({k: v for k, v in metrics.items() if k != "hypotheses"}, indent=1)
+        )
 
     tokens_per_batch = t.batch_size * m.max_len
     return Recipe(model, tokenizer, batches, seq2seq_loss, evaluate, tokens_per_batch, "seq2seq", finish=finish)

@@ -43,10 +43,12 @@ def accuracy(model, tokenizer: Tokenizer, tasks: list[str] | tuple[str, ...], n:
     return results
 
 
-def task_accuracy(run: str | Path, tasks: list[str] | tuple[str, ...] = HEADLINE_TASKS, n: int = 200, device="auto") -> dict[str, float]:
+def task_accuracy(
+    run: str | Path, tasks: list[str] | tuple[str, ...] = HEADLINE_TASKS, n: int = 200, device="auto"
+) -> dict[str, float]:
     """Exact-match accuracy of a run folder's model (pre-trained or SFT) per task: {task: fraction}."""
-    from lmlab.runs import load_run
     from lmlab.device import pick_device
+    from lmlab.runs import load_run
 
     model, tokenizer, _ = load_run(run, pick_device(device))
     return accuracy(model, tokenizer, tasks, n)
