@@ -64,3 +64,13 @@ def test_sft_on_two_processes_matches_one_process_with_twice_the_accumulation(te
     train(TORCHRUN + common + ["--grad-accum", "1", "--out", str(tmp_path / "ddp")])
     train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
     assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=4)
+
+
+def test_translation_on_two_processes_matches_one_process_with_twice_the_accumulation(tmp_path):
+    """translate-train goes through the same stage recipe, so it trains data-parallel like the others."""
+    common = ["translate-train", "--preset", "tiny", "--max-iters", "4", "--log-interval", "1", "--dtype", "float32",
+              "--bleu-sentences", "1", "--device", "cpu", "--no-progress"]  # fmt: skip
+    train(TORCHRUN + common + ["--grad-accum", "1", "--out", str(tmp_path / "ddp")])
+    train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
+    assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=4)
+    assert (tmp_path / "ddp" / "eval.json").is_file()  # BLEU scored once, on rank 0
