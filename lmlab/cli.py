@@ -9,28 +9,27 @@ import argparse
 import dataclasses
 import sys
 
+from lmlab.config import field_type
 from lmlab.errors import LmlabError
 
 
 def add_config_flags(parser: argparse.ArgumentParser, config_cls):
     """One flag per field of the config class, grouped by section, with its help and this class's default."""
     defaults = config_cls()
-    for section, typ in config_cls.section_types().items():
+    for section, section_type in config_cls.section_types().items():
         group = parser.add_argument_group(f"{section} config")
-        for f in dataclasses.fields(typ):
+        for f in dataclasses.fields(section_type):
             if f.metadata.get("derived"):
                 continue
             flag = "--" + f.name.replace("_", "-")
             help_text = f"{f.metadata.get('help', '')} (default: {getattr(getattr(defaults, section), f.name)!r})"
-            if f.type in (bool, "bool"):
+            if field_type(f) is bool:
                 group.add_argument(
                     flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
                 )
             else:
-                typ_ = (
-                    {"int": int, "float": float, "str": str}.get(f.type, f.type) if isinstance(f.type, str) else f.type
-                )
-                group.add_argument(flag, dest=f.name, type=typ_, default=None, metavar=f.name.upper(), help=help_text)
+                typ = field_type(f)
+                group.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=help_text)
 
 
 def add_training_command(sub, name: str, help: str, config_cls, train_fn, default_preset: str | None = None):

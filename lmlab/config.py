@@ -133,12 +133,14 @@ class StageConfig(Config):
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+def field_type(f: dataclasses.Field) -> type:
+    """The field's type, also where annotations are strings."""
+    return f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str, "bool": bool}[f.type]
+
+
 def coerce(f: dataclasses.Field, value, where: str):
     """value as the field's type (from YAML or a flag), checked against its choices."""
-    name, typ = (
-        f.name,
-        f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str, "bool": bool}[f.type],
-    )
+    name, typ = f.name, field_type(f)
     if typ is bool:
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             value = value.lower() in ("true", "1", "yes")

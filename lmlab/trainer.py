@@ -183,7 +183,8 @@ class Trainer:
         totals = dict(zip(names, totals.tolist()))
         n = max(totals.pop("n"), 1.0)
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        torch._foreach_mul_(grads, 1.0 / n)  # the mean over the step's n terms
+        for g in grads:
+            g.div_(n)  # the mean over the step's n terms
         if cfg.grad_clip > 0:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         else:
