@@ -9,15 +9,24 @@
     RUN/metrics.jsonl         one JSON line per logged step
     RUN/ckpt/LATEST           the name of the last complete checkpoint
     RUN/ckpt/step-NNNNNNN/    model.safetensors, optimizer.pt (optimizer state) and trainer.pt
-                              (step, RNG states)
+                              (step, RNG states); the latest keep_checkpoints of them are kept
+    RUN/.lock                 held (flock) by the one process that trains in the folder
 
 Every write goes to a temporary name and is renamed into place; LATEST moves only after a
 checkpoint folder is complete, so a run killed at any moment leaves its last checkpoint loadable.
+Temporary names left by killed saves are removed at the next save or resume.
 Optimizer and trainer state are plain tensors and dicts, loaded with weights_only=True.
+
+A run folder is data, not code, but it is not path-free: LATEST names a folder that lmlab reads
+and later deletes, so only names of lmlab's own pattern (step-NNNNNNN) inside RUN/ckpt are
+accepted, and only such folders are ever deleted.
 """
 
+import fcntl
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +39,8 @@ from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer
 
 FORMAT_VERSION = 2
+CHECKPOINT_NAME = re.compile(r"step-\d{7,}")  # the only names LATEST may hold and lmlab may delete
+TEMPORARY_NAME = re.compile(r"\..+\.tmp\d+")  # atomic_write's and save_checkpoint's partial files
 # What a run's model is, and so what can use it: sample, chat, eval and serving take any causal LM.
 MODEL_KINDS = {"causal-lm": "a causal language model", "seq2seq": "an encoder-decoder translator"}
 
@@ -81,53 +92,162 @@ class RunFolder:
             )
         return tokenizer
 
+    # ---- the lock -----------------------------------------------------------------------
+    def lock(self) -> "RunLock":
+        """Take the folder's exclusive lock (creating the folder); a second process gets one line naming the holder."""
+        return RunLock(self.path)
+
     # ---- checkpoints ----------------------------------------------------------------------
     @property
     def ckpt_dir(self) -> Path:
+        if (self.path / "ckpt").is_symlink():
+            raise LmlabError(f"{self.path / 'ckpt'}: is a symbolic link; a run's ckpt folder must be its own")
         return self.path / "ckpt"
 
     def latest(self) -> Path | None:
+        """The checkpoint LATEST names, if it names one of this run's own (else a one-line error)."""
         pointer = self.ckpt_dir / "LATEST"
         if not pointer.is_file():
             return None
-        return self.ckpt_dir / pointer.read_text().strip()
+        name = pointer.read_bytes()[:64].decode("utf-8", errors="replace").strip()
+        if not CHECKPOINT_NAME.fullmatch(name):
+            raise LmlabError(f"{pointer}: names {name!r}, not a checkpoint of this run (expected step-NNNNNNN)")
+        return self.ckpt_dir / name
 
-    def save_checkpoint(self, step: int, model: torch.nn.Module, optimizer, trainer_state: dict):
+    def checkpoints(self) -> list[Path]:
+        """This run's checkpoint folders, oldest first (real folders of lmlab's name pattern only)."""
+        if not self.ckpt_dir.is_dir():
+            return []
+        found = [p for p in self.ckpt_dir.iterdir() if CHECKPOINT_NAME.fullmatch(p.name) and _real_dir(p)]
+        return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+    def save_checkpoint(self, step: int, model: torch.nn.Module, optimizer, trainer_state: dict, keep: int = 1):
+        """Write checkpoint `step`, publish it in LATEST and RUN/model.safetensors, keep the latest `keep`."""
         name = f"step-{step:07d}"
         final = self.ckpt_dir / name
         tmp = self.ckpt_dir / f".{name}.tmp{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+        self.clean_temporary()
         tmp.mkdir(parents=True)
         save_model(model, str(tmp / "model.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(trainer_state, tmp / "trainer.pt")
-        previous = self.latest()
-        if final.exists():
+        if _real_dir(final):
             shutil.rmtree(final)
+        elif final.is_symlink() or final.exists():
+            final.unlink()
         os.replace(tmp, final)
         atomic_write(self.ckpt_dir / "LATEST", lambda p: p.write_text(name))
         atomic_write(self.path / "model.safetensors", lambda p: shutil.copyfile(final / "model.safetensors", p))
-        if previous is not None and previous != final:
-            shutil.rmtree(previous, ignore_errors=True)
+        for old in self.checkpoints()[: -max(keep, 1)]:
+            shutil.rmtree(old, ignore_errors=True)
 
-    def load_weights(self, model: torch.nn.Module):
-        """The latest checkpoint's weights (or RUN/model.safetensors for an exported run)."""
+    def clean_temporary(self):
+        """Remove what killed saves left: temporary files and folders (.NAME.tmpPID) in RUN and RUN/ckpt.
+
+        Only the process holding the run's lock saves, so any temporary name is stale.
+        """
+        for folder in (self.path, self.ckpt_dir):
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                if not TEMPORARY_NAME.fullmatch(p.name):
+                    continue
+                if _real_dir(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+
+    def weights_file(self) -> Path:
+        """The latest checkpoint's weights, or RUN/model.safetensors (an exported run, or a missing checkpoint)."""
         ckpt = self.latest()
-        f = ckpt / "model.safetensors" if ckpt is not None else self.path / "model.safetensors"
+        if ckpt is not None and (ckpt / "model.safetensors").is_file():
+            return ckpt / "model.safetensors"
+        top = self.path / "model.safetensors"
+        if ckpt is not None and top.is_file():
+            print(f"lmlab: warning: {ckpt} is missing; using {top}", file=sys.stderr)
+        return top
+
+    def load_weights(self, model: torch.nn.Module, f: Path | None = None):
+        """Load the weights file (default: weights_file()) into the model; one line if it is missing or damaged."""
+        f = f or self.weights_file()
         if not f.is_file():
             raise LmlabError(f"{self.path}: the run has no saved weights yet")
-        missing, unexpected = load_model(model, str(f), strict=False)
+        try:
+            missing, unexpected = load_model(model, str(f), strict=False)
+        except Exception as e:  # safetensors' errors on a truncated or garbage file name no file
+            raise LmlabError(f"{f}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
         if missing or unexpected:
             raise LmlabError(
                 f"{f}: weights do not fit the model in config.yaml (missing {missing[:3]}, unexpected {unexpected[:3]})"
             )
 
-    def load_training_state(self, optimizer) -> dict:
+    def load_training_state(self, model: torch.nn.Module, optimizer) -> dict:
+        """Weights, optimizer state and trainer state of the latest checkpoint, each checked."""
         ckpt = self.latest()
         if ckpt is None:
             raise LmlabError(f"{self.path}: no checkpoint to resume from")
-        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
-        return torch.load(ckpt / "trainer.pt", weights_only=True)
+        if not _real_dir(ckpt):
+            raise LmlabError(f"{self.ckpt_dir / 'LATEST'}: names {ckpt.name}, which is missing from {self.ckpt_dir}")
+        self.load_weights(model, ckpt / "model.safetensors")
+        state = {}
+        for name in ("optimizer.pt", "trainer.pt"):
+            f = ckpt / name
+            if not f.is_file():
+                raise LmlabError(f"{f}: missing; the checkpoint is incomplete")
+            try:
+                state[name] = torch.load(f, weights_only=True)
+            except Exception as e:  # a truncated or foreign file: say which, not where torch failed
+                raise LmlabError(f"{f}: not a readable checkpoint file ({str(e).splitlines()[0][:120]})") from None
+        try:
+            optimizer.load_state_dict(state["optimizer.pt"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise LmlabError(f"{ckpt / 'optimizer.pt'}: does not fit this model's optimizer ({e})") from None
+        if not isinstance(state["trainer.pt"], dict) or "step" not in state["trainer.pt"]:
+            raise LmlabError(f"{ckpt / 'trainer.pt'}: not a trainer state (expected a dict with a step)")
+        return state["trainer.pt"]
+
+
+class RunLock:
+    """An exclusive flock on RUN/.lock for a run's whole life; the holder's pid is written in the file.
+
+    The lock file of a run is never deleted (that would let a third process lock a new file while
+    the second still holds the old one); only a lock taken for a run that never started is discarded.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.created_folder = not self.path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.created_file = not (self.path / ".lock").exists()
+        self.file = open(self.path / ".lock", "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "unknown"
+            self.file.close()
+            raise LmlabError(
+                f"{self.path}: in use by another lmlab process (pid {holder}); wait for it or use another --out"
+            ) from None
+
+    def claim(self):
+        """Write our pid in the lock file: the run has started."""
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+
+    def release(self, discard: bool = False):
+        """Unlock; with discard (the run never started), remove the lock file and a folder it created, if empty."""
+        if discard and self.created_file:
+            (self.path / ".lock").unlink(missing_ok=True)
+            if self.created_folder and not any(self.path.iterdir()):
+                self.path.rmdir()
+        self.file.close()  # closing the file releases the flock
+
+
+def _real_dir(p: Path) -> bool:
+    return p.is_dir() and not p.is_symlink()
 
 
 def upgrade_v1(record: dict) -> dict:

@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 
 from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, resolve_dtype
-from lmlab.runs import RunFolder
+from lmlab.runs import RunFolder, atomic_write
 
 
 def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0) -> float:
@@ -109,28 +110,42 @@ class Trainer:
         return state
 
     def resume(self):
-        """Load weights, optimizer and trainer state from the run folder's latest checkpoint."""
-        self.run.load_weights(self.model)
-        state = self.run.load_training_state(self.optimizer)
-        self.step = int(state["step"])
-        self.train_seconds = float(state.get("train_seconds", 0.0))
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        """Continue from the run folder's latest checkpoint (weights, optimizer, step, RNG, time spent);
+        a run that was killed before its first checkpoint starts again from step 0."""
+        if self.dist.is_main:
+            self.run.clean_temporary()
+        if self.run.latest() is not None:
+            state = self.run.load_training_state(self.model, self.optimizer)
+            self.step = int(state["step"])
+            self.train_seconds = float(state.get("train_seconds", 0.0))
+            torch.set_rng_state(state["torch_rng"])
+            if "cuda_rng" in state and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         if self.dist.is_main:
             self._trim_metrics()
 
     def save(self):
         if self.dist.is_main and self.run is not None:
-            self.run.save_checkpoint(self.step, self.model, self.optimizer, self.state())
+            self.run.save_checkpoint(self.step, self.model, self.optimizer, self.state(), self.cfg.keep_checkpoints)
 
     def _trim_metrics(self):
-        """Drop metric lines written after the checkpoint we resume from."""
+        """Drop metric lines written after the checkpoint we resume from (atomically), and damaged lines."""
         f = self.run.path / "metrics.jsonl"
-        if f.is_file():
-            lines = [ln for ln in f.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
-            f.write_text("".join(ln + "\n" for ln in lines))
-            self.history = [json.loads(ln) for ln in lines]
+        if not f.is_file():
+            return
+        kept = []
+        for lineno, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
+            try:
+                record = json.loads(line)
+                step = int(record["step"])
+            except (ValueError, TypeError, KeyError):
+                if line.strip():
+                    print(f"lmlab: warning: {f}:{lineno}: not a metrics record; dropped", file=sys.stderr)
+                continue
+            if step <= self.step:
+                kept.append(record)
+        atomic_write(f, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+        self.history = kept
 
     def _log(self, record: dict):
         self.history.append(record)
@@ -252,10 +267,12 @@ class Trainer:
                     }
                     if self.flops_per_token and self.peak_flops:
                         record["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
-                    if self.step % cfg.eval_interval == 0 or is_last:
+                    checkpoint = self.step % cfg.eval_interval == 0 or is_last
+                    if checkpoint:
                         record.update(self.evaluate())
+                    self._log(record)  # before the checkpoint is published, so a kill between them loses no record
+                    if checkpoint:
                         self.save()
-                    self._log(record)
                     last_metrics = record
                     bar.set_postfix(
                         {k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss", "tokens_per_s")},

@@ -42,6 +42,7 @@ def prepare_tokenizer(source: str, kind: str, vocab_size: int, cache_dir: str | 
         return Tokenizer.load(path)
     tokenizer = train_tokenizer(kind, _all_text(source), vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(path.parent)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tokenizer.save(tmp)
     os.replace(tmp, path)
@@ -77,6 +78,7 @@ def prepare_data(
     key = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
     path = Path(cache_dir or default_cache_dir()) / "tokens" / key
     if not (path / "meta.json").is_file():
+        remove_dead_temporaries(path.parent)
         _tokenize_to(path, source, tokenizer, val_fraction, progress)
     meta = json.loads((path / "meta.json").read_text())
     tokens = np.memmap(path / "tokens.bin", dtype=meta["dtype"], mode="r")
@@ -123,10 +125,35 @@ def _tokenize_to(path: Path, source: str, tokenizer: Tokenizer, val_fraction: fl
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     del tokens
-    if path.exists():  # another process finished first
-        shutil.rmtree(tmp)
-    else:
+    try:
         os.replace(tmp, path)
+    except OSError:  # another process got there first: its entry is the same tokens
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (path / "meta.json").is_file():
+            raise
+
+
+def remove_dead_temporaries(folder: Path):
+    """Remove the partial cache entries (NAME.tmpPID, files or folders) of processes that died while writing them."""
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        name, _, pid = p.name.rpartition(".tmp")
+        if name and pid.isdigit() and not pid_alive(int(pid)):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _write(f, tokenizer, pieces, dtype, n_tokens, n_bytes, bar):

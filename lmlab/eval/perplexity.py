@@ -5,11 +5,13 @@ puts character and BPE models, whose tokens cover different amounts of text, on 
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from lmlab.data.tokens import random_batch
+from lmlab.errors import LmlabError
 from lmlab.losses import cross_entropy
 
 
@@ -56,6 +58,12 @@ def full_loss(
     return total / max(count, 1)
 
 
+def corpus_exists(source: str) -> bool:
+    from lmlab.data.corpus import BUILTIN_CORPORA
+
+    return source in BUILTIN_CORPORA or Path(source).exists()
+
+
 def evaluate_run(
     run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16, progress: bool = True
 ) -> dict:
@@ -69,6 +77,11 @@ def evaluate_run(
     device = pick_device(device)
     model, tokenizer, record = load_run(run, device)
     corpus = record["corpus"]
+    if not data and not corpus_exists(corpus["data"]):
+        raise LmlabError(
+            f"{run}: its corpus {corpus['data']} (named in config.yaml) does not exist here; "
+            "pass --data PATH to evaluate on another text"
+        )
     tokens = prepare_data(data or corpus["data"], tokenizer, corpus["val_fraction"], corpus["cache_dir"] or None)
     split = tokens.val
     T = model.config.block_size

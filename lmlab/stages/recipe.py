@@ -72,48 +72,67 @@ def train_stage(
     On resume the saved config is the base and only explicitly given overrides change it.
     """
     stage = config.STAGE
+    run = RunFolder(resume or out or default_out(stage))
+    dist_info, device = init_distributed(config.train.device)
+    # Rank 0 checks and claims the folder (the other ranks only read a resumed run's record), and holds
+    # its lock for the whole run: a second process gets one line, not a corrupted run.
+    checks = dist_info.is_main or bool(resume)
+    if checks:
+        check_folder(run, stage, bool(resume))  # before the lock: a refused folder is not touched
+    lock = run.lock() if dist_info.is_main else None
+    started = False
+    try:
+        record = check_folder(run, stage, bool(resume)) if checks else {}  # again under the lock: atomic
+        if resume:
+            saved = {name: record[name] for name in type(config).section_types() if name in record}
+            config = type(config).build(base=saved, overrides=overrides)
+        recipe = build(config, Context(run, device, dist_info, bool(resume), record))
+        model, t = recipe.model, config.train
+        if not resume and dist_info.is_main:
+            entries = {**config.to_dict(), "model": dataclasses.asdict(model.config), **recipe.record}
+            run.create(entries, stage, recipe.model_kind, recipe.tokenizer)
+        started = True
+        if lock is not None:
+            lock.claim()
+        if run.latest() is None and recipe.init_weights is not None:  # a new run, or one killed before a checkpoint
+            recipe.init_weights(model)
+        world = dist_info.world_size
+        trainer = Trainer(
+            model,
+            t,
+            run,
+            recipe.batches,
+            recipe.loss,
+            recipe.evaluate,
+            device,
+            dist_info,
+            tokens_per_step=round(recipe.tokens_per_batch * t.grad_accum * world),
+            flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
+            peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * world,
+        )
+        if resume:
+            trainer.resume()
+        trainer.fit()
+        if recipe.finish is not None and dist_info.is_main:
+            recipe.finish(trainer.model.eval(), run)
+    finally:
+        if lock is not None:
+            lock.release(discard=not started)  # bad input leaves no folder behind
+    return run.path
+
+
+def check_folder(run: RunFolder, stage: str, resume: bool) -> dict:
+    """The run record to resume (a run of this stage), or {} for a new run in a folder that holds none."""
     if resume:
-        run = RunFolder(resume)
         record = run.read_config()
         if record.get("stage") != stage:
             raise LmlabError(f"{run.path}: is a {record.get('stage')} run, not a {stage} run")
-        if run.latest() is None:
-            raise LmlabError(f"{run.path}: no checkpoint to resume from")
-        saved = {name: record[name] for name in type(config).section_types() if name in record}
-        config = type(config).build(base=saved, overrides=overrides)
-    else:
-        run, record = RunFolder(out or default_out(stage)), {}
-        if (run.path / "config.yaml").exists():
-            raise LmlabError(f"{run.path}: already holds a run; use --resume {run.path} or another --out")
-    dist_info, device = init_distributed(config.train.device)
-    recipe = build(config, Context(run, device, dist_info, bool(resume), record))
-    model, t = recipe.model, config.train
-    if not resume:
-        if recipe.init_weights is not None:
-            recipe.init_weights(model)
-        if dist_info.is_main:
-            entries = {**config.to_dict(), "model": dataclasses.asdict(model.config), **recipe.record}
-            run.create(entries, stage, recipe.model_kind, recipe.tokenizer)
-    world = dist_info.world_size
-    trainer = Trainer(
-        model,
-        t,
-        run,
-        recipe.batches,
-        recipe.loss,
-        recipe.evaluate,
-        device,
-        dist_info,
-        tokens_per_step=round(recipe.tokens_per_batch * t.grad_accum * world),
-        flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
-        peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * world,
-    )
-    if resume:
-        trainer.resume()
-    trainer.fit()
-    if recipe.finish is not None and dist_info.is_main:
-        recipe.finish(trainer.model.eval(), run)
-    return run.path
+        return record
+    if (run.path / "config.yaml").exists():
+        raise LmlabError(f"{run.path}: already holds a run; use --resume {run.path} or another --out")
+    if (run.path / "ckpt").exists() or (run.path / "ckpt").is_symlink():
+        raise LmlabError(f"{run.path}: holds a ckpt folder but no run; give an empty or new folder as --out")
+    return {}
 
 
 def new_model(build_fn, model_config, vocab_size: int, seed: int) -> torch.nn.Module:
