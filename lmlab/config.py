@@ -54,6 +54,7 @@ class TrainConfig:
     beta2: float = opt(0.99, "AdamW beta2")
     grad_clip: float = opt(1.0, "max global gradient norm; 0 disables clipping")
     eval_interval: int = opt(250, "steps between evaluations and checkpoints")
+    keep_checkpoints: int = opt(1, "how many of the latest checkpoints to keep in RUN/ckpt (older ones are deleted)")
     eval_iters: int = opt(20, "batches per evaluation")
     log_interval: int = opt(10, "steps between metric lines")
     dtype: str = opt(
@@ -89,7 +90,7 @@ class Config:
         names, sections = cls.fields(), cls.section_types()
         flat = {}
         for key, value in (values or {}).items():
-            key = key.replace("-", "_")
+            key = str(key).replace("-", "_")
             if key in sections and isinstance(value, dict):
                 flat.update(cls.flatten(value, where))
             elif key in names:
@@ -169,15 +170,42 @@ def section_from_dict(cls, values: dict, where: str):
 
 
 def load_yaml(path: str | Path) -> dict:
+    """A YAML file of config keys (or a run record) as a dict; anything else is one line naming file:line:column."""
     p = Path(path)
     if not p.is_file():
         raise LmlabError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(p.read_text())
+        raw = p.read_bytes()
+    except OSError as e:
+        raise LmlabError(f"{path}: cannot read the file ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")  # a leading BOM, as some editors write, is not part of the YAML
+    except UnicodeDecodeError as e:
+        line, column = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
+        raise LmlabError(
+            f"{path}:{line}:{column}: not UTF-8 text (invalid byte 0x{raw[e.start]:02x}; expected a YAML file)"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise LmlabError(f"{path}: not valid YAML ({e})") from None
+        raise LmlabError(f"{path}:{_yaml_error(e, text)}") from None
     if data is None:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
         raise LmlabError(f"{path}: expected a mapping of config keys to values")
     return data
+
+
+def _yaml_error(e: yaml.YAMLError, text: str) -> str:
+    """PyYAML's several-line message as "line:column: not valid YAML (problem, context started at line:column)"."""
+    if isinstance(e, yaml.reader.ReaderError):  # a character YAML does not allow (control bytes, NUL)
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - text.rfind("\n", 0, e.position)
+        return f"{line}:{column}: not valid YAML (character U+{e.character:04X}: {e.reason})"
+    mark, context, context_mark = (getattr(e, k, None) for k in ("problem_mark", "context", "context_mark"))
+    where = f"{mark.line + 1}:{mark.column + 1}: " if mark else " "
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    if context:
+        started = f" started at {context_mark.line + 1}:{context_mark.column + 1}" if context_mark else ""
+        problem += f", {context}{started}"
+    return f"{where}not valid YAML ({problem})"

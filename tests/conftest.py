@@ -6,10 +6,16 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    """The test session has its own token cache (module fixtures included): tests never see a user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LMLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _isolate(tmp_path_factory, monkeypatch):
-    """Each test session gets its own token cache, so tests never see a user's cache."""
-    monkeypatch.setenv("LMLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+def _seed():
     torch.manual_seed(0)
 
 

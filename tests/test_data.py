@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lmlab.data.corpus import bible_verses, documents, read_documents
+from lmlab.data.corpus import _read_utf8_blocks, bible_verses, documents, read_documents
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import train_char
@@ -103,3 +103,15 @@ def test_jsonl_documents_are_separated_by_eos(tmp_path):
     tok = train_char(["abcd"])
     data = prepare_data(str(f), tok, 0.1, tmp_path, progress=False)
     assert data.train[:6].tolist() == tok.encode("ab") + [tok.eos_id] + tok.encode("cd") + [tok.eos_id]
+
+
+def test_a_leading_byte_order_mark_is_not_text_in_txt_and_jsonl_files(tmp_path):
+    bom = "\ufeff"
+    (tmp_path / "a.txt").write_text(bom + "alpha\nbe" + bom + "ta\n", encoding="utf-8")
+    assert _texts(tmp_path / "a.txt") == ["alpha\nbe" + bom + "ta\n"]  # only the mark at the start is dropped
+    assert "".join(_read_utf8_blocks(tmp_path / "a.txt", block_size=1)) == "alpha\nbe" + bom + "ta\n"
+    (tmp_path / "only.txt").write_text(bom + "\n", encoding="utf-8")
+    with pytest.raises(LmlabError, match="only.txt: the file is empty"):
+        _texts(tmp_path / "only.txt")
+    (tmp_path / "x.jsonl").write_text(bom + '{"text": "one"}\n{"text": "two"}\n', encoding="utf-8")
+    assert _texts(tmp_path / "x.jsonl") == ["one", "two"]

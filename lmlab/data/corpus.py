@@ -18,6 +18,7 @@ from pathlib import Path
 from lmlab.errors import LmlabError
 
 TEXT_SUFFIXES = (".txt", ".md")
+BOM = "\ufeff"  # the byte order mark some editors put at the start of a UTF-8 file
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,12 @@ BUILTIN_CORPORA = {
 
 
 def _read_utf8_blocks(path: Path, block_size: int = 1 << 20) -> Iterator[str]:
-    """Decode a file as strict UTF-8 in blocks; a bad byte is reported with its offset."""
+    """Decode a file as strict UTF-8 in blocks; a bad byte is reported with its offset.
+
+    A leading byte order mark (U+FEFF, which some Windows editors write) is dropped: it is not text.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0
+    offset, first = 0, True
     with open(path, "rb") as f:
         while True:
             block = f.read(block_size)
@@ -108,6 +112,8 @@ def _read_utf8_blocks(path: Path, block_size: int = 1 << 20) -> Iterator[str]:
                     f"{path}: not UTF-8 text (invalid byte 0x{e.object[e.start]:02x} at byte offset {bad})"
                 ) from None
             offset += len(block)
+            if first and text:  # the first decoded text starts at the file's first character
+                text, first = text.removeprefix(BOM), False
             if text:
                 yield text
             if not block:
@@ -124,13 +130,15 @@ def _read_text_file(path: Path) -> Iterator[str]:
 
 
 def jsonl_records(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, parsed JSON) of every non-blank line; bad UTF-8 or JSON names file:line."""
+    """(line number, parsed JSON) of every non-blank line (a leading BOM dropped); bad UTF-8 or JSON names file:line."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise LmlabError(f"{path}:{lineno}: not UTF-8 text (invalid byte at column {e.start + 1})") from None
+            if lineno == 1:
+                line = line.removeprefix(BOM)
             if not line.strip():
                 continue
             try:

@@ -4,9 +4,12 @@ Each reply is sampled (KV cache, lmlab.inference.generate) from the chat templat
 so far. When that prompt plus room for the reply exceeds the context window, the oldest turns are
 dropped, a user/assistant exchange at a time; the system prompt is never dropped.
 Commands: /reset (forget the history), /system TEXT (set the system prompt; empty clears it),
-/temperature X, /quit. Piped input (`echo hi | lmlab chat RUN`) prints only the replies.
+/temperature X, /quit. Piped input (`echo hi | lmlab chat RUN`) prints only the replies; the answers to
+commands and notes go to stderr then. Input bytes that are not valid text (not UTF-8, say) are replaced
+with U+FFFD and the chat goes on, with a note the first time.
 """
 
+import codecs
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import TextIO
 
 from lmlab.data.conversations import render_prompt
 from lmlab.errors import LmlabError
-from lmlab.inference.generate import generate
+from lmlab.inference.generate import check_sampling, generate
 from lmlab.tokenizer import StreamDecoder
 
 HELP = "commands: /reset, /system TEXT, /temperature X, /quit"
@@ -31,6 +34,7 @@ class ChatSession:
         max_new_tokens: int = 128,
         seed: int | None = None,
     ):
+        check_sampling(temperature, top_k)
         self.model, self.tokenizer = model, tokenizer
         self.system, self.temperature, self.top_k, self.seed = system, temperature, top_k, seed
         self.history: list[dict] = []  # user and assistant messages, oldest first
@@ -85,11 +89,32 @@ class ChatSession:
             return f"(system prompt {'set' if self.system else 'cleared'})"
         if name == "/temperature":
             try:
-                self.temperature = max(float(arg), 0.0)
+                temperature = float(arg)
+                check_sampling(temperature)
             except ValueError:
                 return f"(not a number: {arg!r})"
+            except LmlabError as e:
+                return f"({e}; the temperature stays {self.temperature})"
+            self.temperature = temperature
             return f"(temperature {self.temperature})"
         return f"(unknown command {name}; {HELP})"
+
+
+def read_lines(input: TextIO, encoding: str) -> Iterator[tuple[str, bool]]:
+    """(line, whether bytes were replaced) for each line of input, as it is typed.
+
+    A stream over bytes (sys.stdin) is read as bytes and decoded, bad bytes replaced with U+FFFD,
+    so that a stray byte does not end the chat with a UnicodeDecodeError.
+    """
+    buffer = getattr(input, "buffer", None)
+    if buffer is None:  # a text-only stream (io.StringIO): already decoded
+        yield from ((line, False) for line in iter(input.readline, ""))
+        return
+    for raw in iter(buffer.readline, b""):
+        try:
+            yield raw.decode(encoding), False
+        except UnicodeDecodeError:
+            yield raw.decode(encoding, errors="replace"), True
 
 
 def chat(
@@ -111,17 +136,23 @@ def chat(
     model, tokenizer, record = load_run(run, pick_device(device))
     session = ChatSession(model, tokenizer, system, temperature, top_k, max_new_tokens, seed)
     interactive = input.isatty()
+    notes = output if interactive else sys.stderr  # piped, stdout holds the replies alone
     if interactive:
         if record.get("stage") == "pretrain":  # every later stage starts from a chat-tuned model
             output.write("(note: this is a pre-trained run, not fine-tuned to chat)\n")
         output.write(f"chatting with {run}; {HELP}\n")
+    encoding = codecs.lookup(getattr(input, "encoding", None) or "utf-8").name  # "utf-8" on most systems
+    lines, warned = read_lines(input, encoding), False
     while True:
         if interactive:
             output.write("> ")
             output.flush()
-        line = input.readline()
+        line, replaced = next(lines, ("", False))
         if not line:
             break
+        if replaced and not warned:
+            notes.write(f"(input was not {encoding.upper()} text; invalid bytes replaced)\n")
+            warned = True
         line = line.strip()
         if not line:
             continue
@@ -129,8 +160,7 @@ def chat(
             message = session.command(line)
             if message is None:
                 break
-            if interactive:
-                output.write(message + "\n")
+            notes.write(message + "\n")
             continue
         try:
             for piece in session.reply(line):

@@ -2,10 +2,23 @@
 sampling, with a KV cache so each new token costs one position of compute, not the whole prefix.
 """
 
+import math
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
+
+from lmlab.errors import LmlabError
+
+
+def check_sampling(temperature: float, top_k: int | None = None, top_p: float | None = None):
+    """Refuse settings a user might type that would sample nonsense (nan probabilities) or crash deep inside."""
+    if not math.isfinite(temperature) or temperature < 0:
+        raise LmlabError(f"temperature must be a finite number >= 0 (0 is greedy), got {temperature}")
+    if top_k is not None and top_k < 0:
+        raise LmlabError(f"top_k must be >= 0 (0 keeps every token), got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:  # also refuses nan
+        raise LmlabError(f"top_p must be in (0, 1], got {top_p}")
 
 
 def filter_logits(
@@ -118,6 +131,7 @@ def sample_text(
     from lmlab.runs import load_run
     from lmlab.tokenizer import StreamDecoder
 
+    check_sampling(temperature, top_k, top_p)
     model, tokenizer, _ = load_run(run, pick_device(device))
     prompt_ids = tokenizer.encode(prompt) if prompt else [tokenizer.eos_id]
     eos = tokenizer.eos_id
