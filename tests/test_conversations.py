@@ -197,8 +197,12 @@ def test_reads_a_datasets_save_to_disk_folder(tmp_path):
 
 
 def test_a_folder_without_datasets_installed_or_saved_is_a_user_error(tmp_path):
-    with pytest.raises(LmlabError, match=str(tmp_path)):
+    with pytest.raises(LmlabError, match=str(tmp_path)) as e:
         read_conversations(tmp_path)
+    try:
+        import datasets  # noqa: F401
+    except ModuleNotFoundError:  # then the message says what a folder must be
+        assert "SFT data must be a JSONL file, or a folder written by datasets' save_to_disk" in str(e.value)
 
 
 def test_chat_prompt_with_an_injected_user_message_has_only_the_template_specials(tok):
@@ -233,3 +237,19 @@ def test_chat_history_keeps_the_reply_without_the_special_tokens_the_model_emitt
     assert session.history == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok go"}]
     next_prompt = session.prompt_ids()
     assert specials_in(next_prompt) == template_specials(tok, session.messages(), prompt=True)
+
+
+def test_chat_refuses_a_temperature_that_is_not_finite_or_is_negative_and_keeps_the_last(tok):
+    session = tiny_session(tok, temperature=0.5)
+    for bad in ("nan", "inf", "-inf", "-0.1"):
+        assert "temperature must be a finite number >= 0" in session.command(f"/temperature {bad}")
+        assert session.temperature == 0.5
+    "".join(session.reply("hi"))  # the session goes on
+    assert session.history[0] == {"role": "user", "content": "hi"}
+    assert session.command("/temperature 0") == "(temperature 0.0)" and session.temperature == 0.0
+
+
+def test_reads_a_chat_jsonl_file_that_starts_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\ufeff" + json.dumps({"prompt": "p", "completion": "c"}) + "\n", encoding="utf-8")
+    assert read_conversations(path) == [[{"role": "user", "content": "p"}, {"role": "assistant", "content": "c"}]]

@@ -1,18 +1,29 @@
 import io
 import json
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from lmlab import cli
 from lmlab.config import TrainConfig
-from lmlab.data.conversations import render
+from lmlab.data import tasks
+from lmlab.data.conversations import render, tokenize_conversations, truncate
 from lmlab.eval.task_accuracy import task_accuracy
+from lmlab.losses import cross_entropy
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.stages.pretrain import PretrainConfig, next_token_loss, pretrain
-from lmlab.stages.sft import BucketedBatches, collate, sft, sft_loss
+from lmlab.stages.sft import (
+    VAL_PER_TASK,
+    BucketedBatches,
+    bucketed,
+    collate,
+    prepare_sft_data,
+    sft,
+    sft_loss,
+)
 from lmlab.tokenizer import train_char
 from lmlab.trainer import Trainer
 
@@ -72,6 +83,52 @@ def test_bucketed_batches_cover_each_epoch_once_and_are_a_pure_function_of_the_i
     assert not torch.equal(batches(0)["inputs"], batches(13)["inputs"])  # each epoch reshuffled
 
 
+def test_bucketed_sizes_are_few_and_at_most_half_again_the_size(tok):
+    sizes = [bucketed(n, 10**6) for n in range(1, 5000)]
+    assert all(n <= size <= 1.5 * n for n, size in enumerate(sizes, 1))
+    assert sorted(set(sizes))[:12] == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64] and len(set(sizes)) == 25
+    assert bucketed(100, 80) == 80
+
+
+def test_bucketed_batches_pad_to_a_few_lengths_and_keep_each_conversations_inputs_and_targets(tok):
+    """Few batch shapes (oneDNN keeps kernels per shape); each row is its conversation, then padding."""
+    data = [render(tok, conversation("q" * (1 + i % 70), str(i))) for i in range(200)]  # 7 to 78 tokens
+    pad = tok.special_id("<|pad|>")
+    batches = BucketedBatches(data, batch_size=8, seed=1, pad_id=pad, window=4)
+    longest = max(len(ids) for ids, _ in data) - 1
+    lengths, seen = set(), []
+    for k in range(batches.batches_per_epoch):
+        batch = batches(k)
+        lengths.add(batch["inputs"].size(1))
+        for row, i in enumerate(batches.epoch(0)[k]):
+            alone, seen = collate([data[i]], pad), seen + [i]
+            n = alone["inputs"].size(1)
+            assert torch.equal(batch["inputs"][row, :n], alone["inputs"][0])
+            assert torch.equal(batch["targets"][row, :n], alone["targets"][0])
+            assert batch["inputs"][row, n:].eq(pad).all() and batch["targets"][row, n:].eq(-100).all()
+    assert sorted(seen) == list(range(200))
+    assert lengths <= {8, 12, 16, 24, 32, 48, 64, longest} and max(lengths) == longest == 77
+
+
+def test_builtin_sft_data_holds_the_rendered_and_truncated_mixture_with_its_counts(tok, monkeypatch):
+    """prepare_sft_data streams the mixture into flat arrays: the same (ids, mask) as render + truncate."""
+    monkeypatch.setattr("lmlab.data.tasks.BUILTIN_SIZE", 300)
+    data = prepare_sft_data("tasks", tok, block_size=40, seed=2)  # 41 tokens: verses truncated, some dropped
+    conversations = tasks.builtin_conversations(300, seed=2)
+    expected = [kept for c in conversations if (kept := truncate(*render(tok, c), 41))]
+    assert [(ids.tolist(), mask.tolist()) for ids, mask in data.train] == expected
+    n_truncated = sum(len(render(tok, c)[0]) > 41 for c in conversations)
+    assert (data.train.rendered, data.train.truncated, data.train.dropped) == (300, n_truncated, 300 - len(expected))
+    assert data.train.truncated > data.train.dropped > 0
+    val = [kept for c in tasks.held_out_conversations(VAL_PER_TASK) if (kept := truncate(*render(tok, c), 41))]
+    assert [(ids.tolist(), mask.tolist()) for ids, mask in data.val] == val
+    chunked = tokenize_conversations(tok, iter(conversations), 41, chunk=7)  # across chunk boundaries
+    assert all(np.array_equal(getattr(chunked, k), getattr(data.train, k)) for k in ("ids", "mask", "offsets"))
+    assert data.train.ids.dtype == np.uint16
+    from_arrays, from_lists = (BucketedBatches(d, 16, seed=0, pad_id=0) for d in (data.train, expected))
+    assert all(torch.equal(from_arrays(k)["targets"], from_lists(k)["targets"]) for k in range(20))
+
+
 def test_gradient_of_one_batch_of_4_equals_accumulating_2_batches_of_2(tok):
     data = examples(tok, 4)
     pad = tok.special_id("<|pad|>")
@@ -104,6 +161,23 @@ def test_sft_loss_with_the_head_only_on_assistant_targets_equals_the_full_next_t
     # ~80 nats summed in fp32 over different-sized arrays: equal to rounding, 1e-5 relative.
     assert head_only.sum.item() == pytest.approx(full.sum.item(), rel=1e-5, abs=0)
     assert all(torch.allclose(a, b, rtol=0, atol=1e-6) for a, b in zip(*grads))
+
+
+def test_sft_loss_runs_the_head_on_a_bucketed_count_of_positions_with_the_same_loss(tok):
+    model, head_rows = tiny_gpt(tok), []
+
+    def count_head_rows(module, args, kwargs):
+        head_rows.append(int(kwargs["target_mask"].sum()))
+
+    model.register_forward_pre_hook(count_head_rows, with_kwargs=True)
+    for n in (3, 5, 7):  # 6, 10 and 14 assistant targets
+        batch = collate(examples(tok, n), tok.special_id("<|pad|>"))
+        learned = batch["targets"] != -100
+        loss = sft_loss(model, batch)
+        exact = cross_entropy(model(batch["inputs"], target_mask=learned), batch["targets"][learned])
+        assert loss.n == exact.n == int(learned.sum()) == 2 * n
+        assert loss.sum.item() == pytest.approx(exact.sum.item(), rel=1e-6)
+    assert head_rows == [6, 6, 12, 10, 16, 14]  # sft_loss's head, then the exact one
 
 
 @pytest.fixture(scope="module")

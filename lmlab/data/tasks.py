@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,18 +224,23 @@ def train_example(name: str, rng: np.random.Generator) -> tuple[str, str]:
 
 def builtin_conversations(n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None) -> list[list[dict]]:
     """n training conversations drawn from the task mixture (one user and one assistant turn)."""
+    return list(iter_builtin_conversations(n, seed, mixture))
+
+
+def iter_builtin_conversations(
+    n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None
+) -> Iterator[list[dict]]:
+    """builtin_conversations() one at a time, so SFT data preparation never holds all n."""
     mixture = mixture or MIXTURE
     names = list(mixture)
     p = np.array([mixture[k] for k in names], dtype=np.float64)
     rng = np.random.default_rng([seed, 4])
-    conversations = []
     for i in rng.choice(len(names), size=n, p=p / p.sum()):
         prompt, answer = train_example(names[i], rng)
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
         if rng.random() < SYSTEM_FRACTION:
             messages.insert(0, {"role": "system", "content": SYSTEM_PROMPT})
-        conversations.append(messages)
-    return conversations
+        yield messages
 
 
 def held_out_conversations(n_per_task: int, mixture: dict | None = None) -> list[list[dict]]:

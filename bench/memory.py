@@ -1,0 +1,72 @@
+"""Peak resident memory (RSS) of an lmlab command, measured by GNU time (`/usr/bin/time -v`).
+
+    python bench/memory.py                                  # lmlab run --quick
+    python bench/memory.py --full                           # lmlab run (the default pipeline, ~15 minutes)
+    python bench/memory.py --sft-init RUN --max-iters 150 300
+                                                            # lmlab sft --init RUN, once per step count
+
+The last form shows memory against steps: a stage whose memory does not grow with steps peaks at
+about the same RSS at 150 and at 300 steps. Each command writes to a temporary folder, removed
+afterwards. GNU time is the `time` package (apt-get install -y time), not the shell's `time`.
+"""
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+GNU_TIME = "/usr/bin/time"
+
+
+def cpu_model() -> str:
+    try:
+        found = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    except OSError:
+        found = None
+    return found.group(1) if found else platform.processor() or "unknown"
+
+
+def peak_rss_gb(command: list[str]) -> tuple[float, float]:
+    """(peak RSS in GB, wall seconds) of command, which must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run([GNU_TIME, "-v", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
+    kbytes = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    return int(kbytes.group(1)) * 1024 / 1e9, seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="lmlab run with its defaults instead of --quick")
+    parser.add_argument("--sft-init", metavar="RUN", help="measure only SFT, from this pre-trained run")
+    parser.add_argument("--max-iters", type=int, nargs="+", default=[150, 300], help="SFT step counts (--sft-init)")
+    args = parser.parse_args()
+    if not Path(GNU_TIME).is_file():
+        sys.exit(f"{GNU_TIME} not found: install GNU time (apt-get install -y time)")
+    # The console script beside this Python: `python -m lmlab` would import lmlab from the current folder
+    # before PYTHONPATH.
+    lmlab = [str(Path(sys.executable).with_name("lmlab"))]
+    if args.sft_init:
+        commands = [
+            [*lmlab, "sft", "--init", args.sft_init, "--no-progress", "--max-iters", str(n)] for n in args.max_iters
+        ]
+    else:
+        commands = [[*lmlab, "run", "--no-progress", *([] if args.full else ["--quick"])]]
+    print(f"cpu: {cpu_model()}, {len(os.sched_getaffinity(0))} cores; torch {torch.__version__}")
+    for command in commands:
+        with tempfile.TemporaryDirectory(prefix="lmlab-memory-") as folder:
+            gb, seconds = peak_rss_gb([*command, "--out", str(Path(folder) / "run")])
+        print(f"peak RSS {gb:.2f} GB, {seconds:.0f} s: lmlab {' '.join(command[1:])}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
