@@ -19,7 +19,9 @@ TINY = ["--preset", "tiny", "--no-progress", "--dtype", "float32"]
 
 
 def tiny(text_file, **overrides):
-    return PretrainConfig.build("tiny", overrides=dict(data=str(text_file), dtype="float32", progress=False, **overrides))
+    return PretrainConfig.build(
+        "tiny", overrides=dict(data=str(text_file), dtype="float32", progress=False, **overrides)
+    )
 
 
 def one_line_error(argv, capsys) -> str:
@@ -43,7 +45,9 @@ def victim_folder(tmp_path):
 
 
 # ---- paths a run folder names ------------------------------------------------------------------
-def test_a_fresh_out_folder_with_a_ckpt_pointing_elsewhere_is_refused_and_nothing_is_deleted(text_file, tmp_path, capsys):
+def test_a_fresh_out_folder_with_a_ckpt_pointing_elsewhere_is_refused_and_nothing_is_deleted(
+    text_file, tmp_path, capsys
+):
     victim = victim_folder(tmp_path)
     out = tmp_path / "out"
     (out / "ckpt").mkdir(parents=True)
@@ -117,7 +121,9 @@ def test_two_runs_started_together_in_one_folder_never_corrupt_it(text_file, tmp
     argv = [sys.executable, "-m", "lmlab", "pretrain", *TINY, "--data", str(text_file), "--out", str(out),
             "--max-iters", "40", "--log-interval", "1"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
@@ -155,7 +161,9 @@ def test_leftovers_of_killed_saves_are_cleaned_and_only_the_last_k_checkpoints_k
     (run / ".model.safetensors.tmp999999").write_bytes(b"partial")
     (run / "ckpt" / "step-0000002").mkdir()  # a superseded checkpoint a killed save left behind
     pretrain(PretrainConfig(), resume=run, overrides={"max_iters": 8})
-    assert not (run / "ckpt" / ".step-0000008.tmp999999").exists() and not (run / ".model.safetensors.tmp999999").exists()
+    assert (
+        not (run / "ckpt" / ".step-0000008.tmp999999").exists() and not (run / ".model.safetensors.tmp999999").exists()
+    )
     assert [p.name for p in RunFolder(run).checkpoints()] == ["step-0000006", "step-0000008"]
 
 
@@ -187,7 +195,9 @@ def test_a_damaged_training_state_is_one_line_naming_the_file(trained, damage, c
     else:
         (ckpt / "trainer.pt").unlink()
         expected = f"{ckpt / 'trainer.pt'}: missing"
-    assert expected in one_line_error(["pretrain", "--resume", str(trained), "--max-iters", "12", "--no-progress"], capsys)
+    assert expected in one_line_error(
+        ["pretrain", "--resume", str(trained), "--max-iters", "12", "--no-progress"], capsys
+    )
 
 
 def test_latest_naming_a_missing_checkpoint_stops_resume_but_sampling_uses_the_top_level_weights(trained, capsys):
