@@ -15,7 +15,7 @@ uninterrupted process.
 
 Few shapes: under bf16 autocast on the CPU, oneDNN compiles and keeps kernels for each input shape,
 so a batch length per conversation length, and an output head sized by each batch's count of
-assistant targets, made memory grow with every step (4 GB at 300 steps). Both sizes are rounded up
+assistant targets, made memory grow with every step (3.9 GB at 300 steps). Both sizes are rounded up
 to the next 2^k or 1.5 x 2^k (bucketed()): about 2 log2(block_size) shapes, at most 1.5x the work.
 """
 
