@@ -74,7 +74,8 @@ def main():
     )
     sft_steps = steps_per_second(sft, args.steps)
     padded = sum(batches(i)["inputs"].numel() for i in range(batches.batches_per_epoch)) / batches.batches_per_epoch
-    sft_rate, sft_padded_rate = sft_steps * batches.tokens_per_batch, sft_steps * padded
+    accum = sft_cfg.grad_accum  # micro-batches a step
+    sft_rate, sft_padded_rate = sft_steps * accum * batches.tokens_per_batch, sft_steps * accum * padded
 
     print(
         f"device {device}, threads {torch.get_num_threads()}, dtype {pre.dtype}, "
@@ -82,7 +83,7 @@ def main():
     )
     print(f"pretrain: {pre_rate:,.0f} tokens/s  ({B} x {T} tokens a step)")
     print(
-        f"sft:      {sft_rate:,.0f} tokens/s  ({batches.tokens_per_batch:.0f} real tokens a step, "
+        f"sft:      {sft_rate:,.0f} tokens/s  ({accum} x {batches.tokens_per_batch:.0f} real tokens a step, "
         f"{sft_padded_rate:,.0f} tokens/s with padding)"
     )
     print(f"ratio sft / pretrain: {sft_rate / pre_rate:.2f}")
