@@ -5,9 +5,9 @@
     python bench/memory.py --sft-init RUN --max-iters 150 300
                                                             # lmlab sft --init RUN, once per step count
 
-The last form shows memory against steps: a stage whose memory does not grow with steps peaks at
-about the same RSS at 150 and at 300 steps. Each command writes to a temporary folder, removed
-afterwards. GNU time is the `time` package (apt-get install -y time), not the shell's `time`.
+The last form shows memory against steps (e.g. --max-iters 150 300 1200): a stage whose memory
+does not grow with steps levels off instead of climbing. Each command writes to a temporary folder,
+removed afterwards. GNU time is the `time` package (apt-get install -y time), not the shell's `time`.
 """
 
 import argparse
