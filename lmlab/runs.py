@@ -42,7 +42,11 @@ FORMAT_VERSION = 2
 CHECKPOINT_NAME = re.compile(r"step-\d{7,}")  # the only names LATEST may hold and lmlab may delete
 TEMPORARY_NAME = re.compile(r"\..+\.tmp\d+")  # atomic_write's and save_checkpoint's partial files
 # What a run's model is, and so what can use it: sample, chat, eval and serving take any causal LM.
-MODEL_KINDS = {"causal-lm": "a causal language model", "seq2seq": "an encoder-decoder translator"}
+MODEL_KINDS = {
+    "causal-lm": "a causal language model",
+    "seq2seq": "an encoder-decoder translator",
+    "reward-model": "a reward model (a scalar score of a prompt and response)",
+}
 
 
 def atomic_write(path: Path, write):
@@ -64,6 +68,11 @@ class RunFolder:
         tokenizer.save(self.path / "tokenizer.json")
         header = {"lmlab_format": FORMAT_VERSION, "stage": stage, "model_kind": model_kind}
         record = {**header, "tokenizer_sha256": tokenizer.sha256(), **record}
+        atomic_write(self.path / "config.yaml", lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
+
+    def update_record(self, entries: dict):
+        """Add entries to the run record (e.g. what a stage measured after training), atomically."""
+        record = {**load_yaml(self.path / "config.yaml"), **entries}
         atomic_write(self.path / "config.yaml", lambda p: p.write_text(yaml.safe_dump(record, sort_keys=False)))
 
     def read_config(self) -> dict:
@@ -286,6 +295,11 @@ def model_from_record(record: dict, where: str) -> torch.nn.Module:
         from lmlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 
         return build_seq2seq(section_from_dict(Seq2SeqConfig, record.get("model", {}), where))
+    if kind == "reward-model":
+        from lmlab.models.config import ModelConfig
+        from lmlab.models.reward import RewardModel
+
+        return RewardModel(section_from_dict(ModelConfig, record.get("model", {}), where))
     raise LmlabError(f"{where}: unknown model_kind {kind!r} (expected one of {', '.join(MODEL_KINDS)})")
 
 

@@ -100,7 +100,7 @@ def test_bucketed_batches_pad_to_a_few_lengths_and_keep_each_conversations_input
     for k in range(batches.batches_per_epoch):
         batch = batches(k)
         lengths.add(batch["inputs"].size(1))
-        for row, i in enumerate(batches.epoch(0)[k]):
+        for row, i in enumerate(batches.buckets.epoch(0)[k]):
             alone, seen = collate([data[i]], pad), seen + [i]
             n = alone["inputs"].size(1)
             assert torch.equal(batch["inputs"][row, :n], alone["inputs"][0])

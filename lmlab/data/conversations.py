@@ -38,8 +38,11 @@ from lmlab.tokenizer import Tokenizer
 ROLES = ("system", "user", "assistant")
 
 
-def check_messages(messages, where: str) -> list[dict]:
-    """Validate one conversation; `where` (file:line) leads every error message."""
+def check_messages(messages, where: str, require_assistant: bool = True) -> list[dict]:
+    """Validate one conversation; `where` (file:line) leads every error message.
+
+    A prompt to be answered (a preference pair's, lmlab.data.preferences) passes require_assistant=False.
+    """
     if not isinstance(messages, list) or not messages:
         raise LmlabError(f'{where}: "messages" must be a non-empty list of {{"role", "content"}} objects')
     for i, m in enumerate(messages):
@@ -52,7 +55,7 @@ def check_messages(messages, where: str) -> list[dict]:
             raise LmlabError(f"{where}: message {i} content must be a string, got {type(m['content']).__name__}")
         if m["role"] == "system" and i != 0:
             raise LmlabError(f"{where}: message {i} is a system message; only the first message may be one")
-    if not any(m["role"] == "assistant" for m in messages):
+    if require_assistant and not any(m["role"] == "assistant" for m in messages):
         raise LmlabError(f"{where}: the conversation has no assistant turn, so nothing to learn from")
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
@@ -82,11 +85,16 @@ def read_conversations(path: str | Path) -> list[list[dict]]:
 
 
 def _read_hf_dataset(path: Path) -> list[list[dict]]:
+    return [from_record(record, f"{path}:row {i}") for i, record in enumerate(hf_dataset_rows(path, "SFT data"))]
+
+
+def hf_dataset_rows(path: Path, what: str) -> Iterable[dict]:
+    """The rows of a datasets save_to_disk folder (a DatasetDict's "train" split); `what` names the data in errors."""
     try:
         import datasets
     except ModuleNotFoundError:
         raise LmlabError(
-            f"{path}: is a folder; SFT data must be a JSONL file, or a folder written by datasets' save_to_disk, "
+            f"{path}: is a folder; {what} must be a JSONL file, or a folder written by datasets' save_to_disk, "
             "which needs the `datasets` package (pip install datasets)"
         ) from None
     try:
@@ -97,7 +105,7 @@ def _read_hf_dataset(path: Path) -> list[list[dict]]:
         if "train" not in ds:
             raise LmlabError(f"{path}: a DatasetDict without a 'train' split (splits: {', '.join(ds)})")
         ds = ds["train"]
-    return [from_record(record, f"{path}:row {i}") for i, record in enumerate(ds)]
+    return ds
 
 
 def render(tokenizer: Tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
@@ -123,8 +131,13 @@ def _assemble(tokenizer: Tokenizer, messages: list[dict], contents: list[list[in
 
 def render_prompt(tokenizer: Tokenizer, messages: list[dict]) -> list[int]:
     """The ids the model continues to answer: the conversation so far, then <|assistant|>."""
-    ids, _ = render(tokenizer, messages)
-    return ids + [tokenizer.special_id("<|assistant|>")]
+    return render_prompts(tokenizer, [messages])[0]
+
+
+def render_prompts(tokenizer: Tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
+    """render_prompt() of many conversations, encoding all their contents in one parallel batch."""
+    assistant = tokenizer.special_id("<|assistant|>")
+    return [ids + [assistant] for ids, _ in render_all(tokenizer, conversations)]
 
 
 def truncate(ids: list[int], mask: list[int], max_tokens: int) -> tuple[list[int], list[int]] | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from lmlab.errors import LmlabError
 
@@ -113,6 +114,65 @@ def generate(
         yield token
         if token in stop_ids:
             return
+
+
+@torch.no_grad()
+def generate_batch(
+    model,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    stop_ids: tuple[int, ...] = (),
+    batch_size: int = 64,
+    progress: bool = False,
+) -> list[list[int]]:
+    """One sampled continuation per prompt (its new ids, up to and without the first stop id), many at once.
+
+    Prompts of equal token length are decoded together, up to batch_size rows, each batch with
+    one KV cache: a prefill of the prompts, then one position per step for every row. Equal
+    lengths need no padding, so every row sees exactly its own prompt at its own positions, as it
+    would alone. A batch ends when every row has produced a stop id or max_new_tokens (or the
+    context is full). The draws come from one generator seeded with `seed`, batch after batch in
+    a fixed order, so the same (prompts, seed) give the same samples.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    block = model.config.block_size
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        if not 0 < len(p) < block:
+            raise ValueError(f"prompt {i} has {len(p)} tokens; a prompt needs 1 to {block - 1} for a continuation")
+        by_length.setdefault(len(p), []).append(i)
+    stops = torch.tensor(list(stop_ids) or [-1], device=device)
+    results: list[list[int]] = [[] for _ in prompts]
+    bar = tqdm(total=len(prompts), desc="sample", unit="seq", disable=not progress, dynamic_ncols=True)
+    for T, rows in sorted(by_length.items()):
+        steps = min(max_new_tokens, block - T)
+        for start in range(0, len(rows), batch_size):
+            part = rows[start : start + batch_size]
+            idx = torch.tensor([prompts[i] for i in part], device=device)  # (B, T)
+            cache = model.new_cache(len(part), device) if hasattr(model, "new_cache") else None
+            new = torch.zeros(len(part), 0, dtype=torch.long, device=device)
+            done = torch.zeros(len(part), dtype=torch.bool, device=device)
+            for _ in range(steps):
+                if cache is not None:
+                    logits = model(idx if new.size(1) == 0 else new[:, -1:], cache=cache, last_only=True)[:, -1]
+                else:
+                    logits = model(torch.cat([idx, new], 1)[:, -block:], last_only=True)[:, -1]
+                token = next_token(logits, temperature, top_k, top_p, generator)  # (B, 1)
+                new = torch.cat([new, token], 1)
+                done |= torch.isin(token[:, 0], stops)
+                if bool(done.all()):
+                    break
+            for row, ids in zip(part, new.tolist()):
+                results[row] = next((ids[:k] for k, t in enumerate(ids) if t in stop_ids), ids)
+            bar.update(len(part))
+    bar.close()
+    return results
 
 
 def sample_text(

@@ -237,13 +237,10 @@ class GPT(nn.Module):
     def new_cache(self, batch_size: int, device) -> KVCache:
         return KVCache(self.config, batch_size, device, dtype=self.lm_head.weight.dtype)
 
-    def forward(self, idx, cache: KVCache | None = None, last_only: bool = False, target_mask=None):
-        """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
+    def hidden_states(self, idx, cache: KVCache | None = None) -> torch.Tensor:
+        """idx (B, T) token ids -> the final-normed residual stream (B, T, C) that the output head reads.
 
-        With target_mask (B, T) bool, logits only where it is True, (N, V): SFT scores assistant
-        tokens only, and skipping the head on the rest saves its matmul and softmax there.
         With a cache, idx holds the next positions after cache.pos, and the cache advances.
-        The model returns logits only; the losses live in lmlab.losses.
         """
         B, T = idx.size()
         start = cache.pos if cache is not None else 0
@@ -262,7 +259,17 @@ class GPT(nn.Module):
             x = block(x, rope, cache)
         if cache is not None:
             cache.pos += T
-        x = self.ln_f(x)
+        return self.ln_f(x)
+
+    def forward(self, idx, cache: KVCache | None = None, last_only: bool = False, target_mask=None):
+        """idx (B, T) token ids -> logits (B, T, V), or (B, 1, V) with last_only.
+
+        With target_mask (B, T) bool, logits only where it is True, (N, V): SFT scores assistant
+        tokens only, and skipping the head on the rest saves its matmul and softmax there.
+        With a cache, idx holds the next positions after cache.pos, and the cache advances.
+        The model returns logits only; the losses live in lmlab.losses.
+        """
+        x = self.hidden_states(idx, cache)
         if last_only:
             x = x[:, -1:, :]
         elif target_mask is not None:

@@ -8,15 +8,13 @@ target token over the whole step by the Trainer.
 A batch is B conversations right-padded to the longest of them, rounded up to a bucketed() length.
 The causal mask already keeps a conversation from seeing the padding after it, and padded targets
 are -100, so padding changes nothing but compute. To keep that compute small, batches are
-length-bucketed: each epoch is shuffled by (seed, epoch), cut into windows of BUCKET_WINDOW batches,
-each window sorted by length and sliced into batches, and the batch order shuffled again. Batch
-`index` is a pure function of (seed, index), so resume and torchrun read exactly the batches of one
-uninterrupted process.
+length-bucketed (lmlab.data.batching): batch `index` is a pure function of (seed, index), so resume
+and torchrun read exactly the batches of one uninterrupted process.
 
 Few shapes: under bf16 autocast on the CPU, oneDNN compiles and keeps kernels for each input shape,
 so a batch length per conversation length, and an output head sized by each batch's count of
 assistant targets, made memory grow with every step (3.9 GB at 300 steps). Both sizes are rounded up
-to the next 2^k or 1.5 x 2^k (bucketed()): about 2 log2(block_size) shapes, at most 1.5x the work.
+to the next 2^k or 1.5 x 2^k (bucketed()).
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ import torch
 
 from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
 from lmlab.data import tasks
+from lmlab.data.batching import BUCKET_WINDOW, LengthBuckets, bucketed
 from lmlab.data.conversations import TokenizedConversations, read_conversations, tokenize_conversations
 from lmlab.errors import LmlabError
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, accuracy
@@ -38,7 +37,6 @@ from lmlab.runs import RunFolder
 from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
 from lmlab.tokenizer import Tokenizer
 
-BUCKET_WINDOW = 16  # batches sorted by length together
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
 EVAL_TASK_N = 24  # held-out instances per headline task measured at each evaluation (the learning curve)
 BUILTIN = "tasks"  # the data name of the built-in task mixture
@@ -98,14 +96,6 @@ def prepare_sft_data(data: str, tokenizer: Tokenizer, block_size: int, seed: int
     return SFTData(train, tokenize_conversations(tokenizer, val_conversations, limit))
 
 
-def bucketed(n: int, cap: int) -> int:
-    """n rounded up to the next 2^k or 1.5 x 2^k (1, 2, 3, 4, 6, 8, 12, 16, 24, ...), at most cap."""
-    size = 1 << (n - 1).bit_length()  # the power of two >= n
-    if size >= 4 and size * 3 // 4 >= n:
-        size = size * 3 // 4
-    return min(size, cap)
-
-
 def collate(examples, pad_id: int, length: int | None = None) -> dict:
     """Right-pad (ids, mask) pairs into inputs (B, T) and targets (B, T), -100 where not learned.
 
@@ -123,37 +113,23 @@ def collate(examples, pad_id: int, length: int | None = None) -> dict:
 
 
 class BucketedBatches:
-    """batch_fn for the Trainer: micro-batch `index` of endless length-bucketed epochs (module docstring)."""
+    """batch_fn for the Trainer: micro-batch `index` of length-bucketed conversations (lmlab.data.batching)."""
 
     def __init__(self, examples, batch_size: int, seed: int, pad_id: int, window: int = BUCKET_WINDOW):
         """examples: TokenizedConversations, or any sequence of (ids, mask) pairs."""
-        self.examples, self.batch_size, self.seed, self.pad_id, self.window = examples, batch_size, seed, pad_id, window
+        self.examples, self.pad_id = examples, pad_id
         if isinstance(examples, TokenizedConversations):
-            self.lengths = examples.lengths
+            lengths = examples.lengths
         else:
-            self.lengths = np.array([len(ids) for ids, _ in examples])
-        self.longest = int(self.lengths.max()) - 1  # the longest T, which padding never exceeds
-        self._cached: tuple[int, list] | None = None
-        self.batches_per_epoch = len(self.epoch(0))
+            lengths = np.array([len(ids) for ids, _ in examples])
+        # A conversation of n tokens makes n - 1 (input, target) positions.
+        self.buckets = LengthBuckets(lengths - 1, batch_size, seed, window)
+        self.batches_per_epoch = self.buckets.batches_per_epoch
         # Mean tokens a batch computes on (padding excluded), for the Trainer's tokens/s.
-        self.tokens_per_batch = float((self.lengths - 1).sum()) / self.batches_per_epoch
-
-    def epoch(self, e: int) -> list[np.ndarray]:
-        if self._cached is None or self._cached[0] != e:
-            rng = np.random.default_rng([self.seed, e])
-            order, size = rng.permutation(len(self.examples)), self.batch_size * self.window
-            batches = []
-            for start in range(0, len(order), size):
-                chunk = order[start : start + size]
-                chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-                batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-            self._cached = (e, [batches[i] for i in rng.permutation(len(batches))])
-        return self._cached[1]
+        self.tokens_per_batch = float((lengths - 1).sum()) / self.batches_per_epoch
 
     def __call__(self, index: int) -> dict:
-        e, k = divmod(index, self.batches_per_epoch)
-        batch = self.epoch(e)[k]
-        T = bucketed(int(self.lengths[batch].max()) - 1, self.longest)
+        batch, T = self.buckets(index)
         return collate([self.examples[i] for i in batch], self.pad_id, T)
 
 
