@@ -81,6 +81,8 @@ def cmd_sample(args):
 def cmd_eval(args):
     from lmlab.eval.perplexity import evaluate_run
 
+    if args.judge:
+        return cmd_eval_judge(args)
     if args.tasks:
         return cmd_eval_tasks(args)
     for run in args.run:
@@ -99,6 +101,31 @@ def cmd_eval_tasks(args):
     print(f"{'task':<16}" + "".join(f"{run[-24:]:>26}" for run in args.run))
     for name in names:
         print(f"{name:<16}" + "".join(f"{results[run][name]:>26.1%}" for run in args.run))
+
+
+def cmd_eval_judge(args):
+    from lmlab.eval.preference import evaluate_preference
+
+    for run in args.run:
+        result = evaluate_preference(run, args.judge, args.against, args.n, seed=args.seed or 0, device=args.device)
+        print(f"{run}: judge {args.judge}, {result['prompts']} held-out prompts, temperature 1")
+        print(f"{'reward':>14}: {result['reward']:.4f} +- {result['reward_sem']:.4f}")
+        for key in [k for k in result if k.startswith("reward_") and k != "reward_sem"]:
+            print(f"{key:>14}: {result[key]:.4f}")
+        if "win_rate" in result:
+            print(f"{'win rate':>14}: {result['win_rate']:.1%} against {result['against']} "
+                  f"(its reward {result['against_reward']:.4f})")  # fmt: skip
+        if "kl" in result:
+            print(f"{'KL to ref':>14}: {result['kl']:.3f} nats per response")
+
+
+def cmd_pairs(args):
+    from lmlab.stages.pairs import PairsConfig, build_pairs
+
+    config = PairsConfig.build(args.preset, args.config, config_overrides(args, PairsConfig))
+    out = build_pairs(config, out=args.out)
+    print(f"pairs: {out / 'pairs.jsonl'}")
+    print((out / "info.json").read_text())
 
 
 def cmd_chat(args):
@@ -189,6 +216,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_training_command(sub, "sft", "supervised fine-tuning of a causal-LM run on chat data", SFTConfig, sft)
 
+    from lmlab.stages.dpo import DPOConfig, dpo
+    from lmlab.stages.pairs import PairsConfig
+    from lmlab.stages.reward import RewardConfig, reward
+
+    p = sub.add_parser("pairs", help="preference pairs from an SFT run's samples, labelled by a judge (JSONL)")
+    p.add_argument("--out", help="folder for pairs.jsonl and info.json (default: pairs-<task>)")
+    p.add_argument("--preset", help="named preset: " + ", ".join(PairsConfig.PRESETS))
+    p.add_argument("--config", help="a YAML file of pairs settings")
+    add_config_flags(p, PairsConfig)
+    p.set_defaults(fn=cmd_pairs)
+    add_training_command(
+        sub, "reward", "train a reward model (Bradley-Terry) on preference pairs", RewardConfig, reward
+    )
+    add_training_command(
+        sub, "dpo", "train a policy on preference pairs: DPO, cDPO, robust, hinge, IPO, SimPO, ORPO", DPOConfig, dpo
+    )
+
     p = sub.add_parser("chat", help="chat with a run, streaming replies (/reset, /system TEXT, /temperature X, /quit)")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--system", default="", help="system prompt")
@@ -204,9 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run", metavar="RUN", nargs="+", help="one or more runs, shown side by side")
     p.add_argument("--tasks", help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter)")
-    p.add_argument("--n", type=int, default=200, help="held-out instances per task")
+    p.add_argument("--n", type=int, default=200, help="held-out instances per task (--judge: held-out prompts)")
     p.add_argument("--data", help="evaluate on this corpus instead of the run's own validation split")
     p.add_argument("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)")
+    p.add_argument(
+        "--judge", help="sentiment | tasks | REWARD_RUN: mean true reward, win rate and KL on held-out prompts"
+    )
+    p.add_argument(
+        "--against", metavar="RUN", help="--judge: the run to compute the win rate against (default: the reference)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="--judge: sampling seed")
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)
 

@@ -15,13 +15,13 @@ from safetensors.torch import load_file
 
 from lmlab.stages.pretrain import PretrainConfig, pretrain
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lmlab"]
 ONE = [sys.executable, "-m", "lmlab"]
 
 
 def train(command: list[str]):
-    result = subprocess.run(command, env=ENV, capture_output=True, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # read now: the session's LMLAB_CACHE, set by conftest
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -74,3 +74,21 @@ def test_translation_on_two_processes_matches_one_process_with_twice_the_accumul
     train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
     assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=4)
     assert (tmp_path / "ddp" / "eval.json").is_file()  # BLEU scored once, on rank 0
+
+
+def test_dpo_on_two_processes_matches_one_process_with_twice_the_accumulation(text_file, tmp_path):
+    """The reference log-probs are computed once by rank 0 and read from the cache by rank 1."""
+    config = dict(data=str(text_file), dtype="float32", progress=False, max_iters=2, block_size=48)
+    pretrained = pretrain(PretrainConfig.build("tiny", overrides=config), out=tmp_path / "pre")
+    pairs = tmp_path / "pairs.jsonl"
+    with open(pairs, "w") as f:
+        for i in range(40):
+            row = {"prompt": f"verse {i} " + "ab"[i % 2] * (1 + i % 5), "chosen": " good" + " word" * (i % 3),
+                   "rejected": " bad" + "." * (1 + i % 4)}  # fmt: skip
+            f.write(json.dumps(row) + "\n")
+    common = ["dpo", "--init", str(pretrained), "--data", str(pairs), "--max-iters", "3", "--batch-size", "2",
+              "--lr", "1e-3", "--warmup-iters", "1", "--log-interval", "1", "--dropout", "0.1", "--dtype", "float32",
+              "--no-progress"]  # fmt: skip
+    train(TORCHRUN + common + ["--grad-accum", "1", "--out", str(tmp_path / "ddp")])
+    train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
+    assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=3)

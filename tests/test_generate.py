@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmlab.inference.generate import CachedContext, filter_logits, generate, next_token
+from lmlab.inference.generate import CachedContext, filter_logits, generate, generate_batch, next_token
 from lmlab.models import gpt
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
@@ -187,3 +187,43 @@ def test_generate_recomputes_the_window_for_a_recurrent_model():
         for token in out:
             assert token == int(model(torch.tensor([tokens[-8:]]))[:, -1].argmax())
             tokens.append(token)
+
+
+# ---- generate_batch: many prompts at once ------------------------------------------------------
+def test_greedy_generate_batch_equals_generate_for_each_prompt_of_several_lengths():
+    model = tiny_gpt(block_size=24)
+    prompts = [[1, 2, 3], [4, 5], [6, 7, 8], [9], [10, 11, 12, 13, 14], [4, 5]]  # lengths 1, 2, 3, 5; some shared
+    batched = generate_batch(model, prompts, 8, temperature=0, batch_size=2)  # also several batches per length
+    assert batched == [list(generate(model, p, 8, temperature=0)) for p in prompts]
+    assert all(len(ids) == 8 for ids in batched) and batched[1] == batched[5]
+
+
+def test_generate_batch_stops_each_row_at_its_first_stop_id_and_leaves_it_out():
+    model = tiny_gpt()
+    prompts = [[1, 2, 3], [3, 2, 1], [7, 8, 9]]
+    full = generate_batch(model, prompts, 10, temperature=0)
+    stop = full[0][1]
+    stopped = generate_batch(model, prompts, 10, temperature=0, stop_ids=(stop, 10**6))
+    for row, ids in zip(stopped, full):
+        assert row == (ids[: ids.index(stop)] if stop in ids else ids)
+    assert len(stopped[0]) == 1 and any(len(row) == 10 for row in stopped)  # one row cut, another never stopped
+
+
+def test_generate_batch_never_runs_past_the_context():
+    model = tiny_gpt()  # block_size 16
+    assert [len(ids) for ids in generate_batch(model, [[1] * 12, [2] * 15], 10, temperature=0)] == [4, 1]
+
+
+def test_seeded_generate_batch_is_reproducible_and_the_seed_matters():
+    model = tiny_gpt()
+    prompts = [[1, 2], [3, 4, 5], [1, 2]]
+    first = generate_batch(model, prompts, 10, temperature=1.0, top_k=20, seed=3)
+    torch.manual_seed(123)  # the global RNG plays no part
+    assert generate_batch(model, prompts, 10, temperature=1.0, top_k=20, seed=3) == first
+    assert generate_batch(model, prompts, 10, temperature=1.0, top_k=20, seed=4) != first
+
+
+@pytest.mark.parametrize("length", [0, 16, 20])
+def test_generate_batch_refuses_a_prompt_that_leaves_no_room_for_a_token(length):
+    with pytest.raises(ValueError, match=f"prompt 1 has {length} tokens"):
+        generate_batch(tiny_gpt(), [[1, 2], [3] * length], 4)

@@ -64,10 +64,11 @@ def sentiment_prompts(split: str, n: int, seed: int = 0) -> list[Prompt]:
 
 
 def correctness_prompts(split: str, n: int, seed: int = 0) -> list[Prompt]:
-    """n task instances, spread evenly over CORRECTNESS_TASKS, from the training or held-out split."""
-    per_task = -(-n // len(CORRECTNESS_TASKS))
+    """n task instances, spread evenly over CORRECTNESS_TASKS (the first n % 5 get one more), from the training
+    or held-out split."""
     prompts = []
-    for name in CORRECTNESS_TASKS:
+    for k, name in enumerate(CORRECTNESS_TASKS):
+        per_task = n // len(CORRECTNESS_TASKS) + (k < n % len(CORRECTNESS_TASKS))
         if split == "test":
             examples = tasks.test_examples(name, per_task)
         else:

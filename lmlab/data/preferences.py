@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from lmlab.data.batching import LengthBuckets
 from lmlab.data.conversations import RENDER_CHUNK, check_messages, hf_dataset_rows, render_prompts
 from lmlab.data.corpus import jsonl_records
 from lmlab.errors import LmlabError
@@ -233,3 +235,86 @@ def encode_response(tokenizer: Tokenizer, prompt: str | list[dict], response: st
     """(prompt ids, response ids) by the rules of tokenize_pairs (a chat response ends with <|end|>)."""
     end = [tokenizer.special_id("<|end|>")] if not isinstance(prompt, str) else []
     return encode_prompt(tokenizer, prompt), tokenizer.encode(response) + end
+
+
+# ---- batches ---------------------------------------------------------------------------------
+
+
+def collate_pairs(pairs: TokenizedPairs, indices, pad_id: int, length: int) -> dict:
+    """Pairs `indices` (B of them) as 2B right-padded rows: the B chosen sequences, then the B rejected ones.
+
+    tokens (2B, length + 1): prompt + response, then pad_id; lengths (2B,): real tokens per row;
+    targets (2B, length): tokens[:, 1:] where the target is a response token, IGNORE elsewhere (prompt,
+    padding), so a causal LM's logits on tokens[:, :-1] score exactly the responses; pair (B,): indices.
+    """
+    from lmlab.losses import IGNORE
+
+    rows = [pairs.sequence(int(i), which) for which in ("chosen", "rejected") for i in indices]
+    tokens = torch.full((len(rows), length + 1), pad_id, dtype=torch.long)
+    targets = torch.full((len(rows), length), IGNORE, dtype=torch.long)
+    lengths = torch.zeros(len(rows), dtype=torch.long)
+    for b, (ids, prompt_length) in enumerate(rows):
+        n = len(ids)
+        tokens[b, :n] = torch.from_numpy(ids)
+        targets[b, prompt_length - 1 : n - 1] = tokens[b, prompt_length:n]
+        lengths[b] = n
+    return {"tokens": tokens, "targets": targets, "lengths": lengths, "pair": torch.as_tensor(np.asarray(indices))}
+
+
+class PairBatches:
+    """batch_fn for the Trainer: micro-batch `index` of length-bucketed epochs of pairs (lmlab.data.batching).
+
+    per_pair: arrays of one value per pair (reference log-probs, margins) added to each batch under their names.
+    """
+
+    def __init__(self, pairs: TokenizedPairs, batch_size: int, seed: int, pad_id: int, per_pair: dict | None = None):
+        self.pairs, self.pad_id, self.per_pair = pairs, pad_id, per_pair or {}
+        lengths = np.array(
+            [len(p) + max(len(c), len(r)) for p, c, r in zip(pairs.prompts, pairs.chosen, pairs.rejected)]
+        )
+        self.buckets = LengthBuckets(lengths - 1, batch_size, seed)  # n tokens make n - 1 (input, target) positions
+        # Mean tokens a batch computes on (2 sequences a pair, padding excluded), for the Trainer's tokens/s.
+        self.tokens_per_batch = float(2 * (lengths - 1).sum()) / self.buckets.batches_per_epoch
+
+    def __call__(self, index: int) -> dict:
+        indices, T = self.buckets(index)
+        batch = collate_pairs(self.pairs, indices, self.pad_id, T)
+        for name, values in self.per_pair.items():
+            batch[name] = torch.as_tensor(values[indices])
+        return batch
+
+
+@dataclass
+class PairSplits:
+    train: TokenizedPairs
+    val: TokenizedPairs
+    stats: dict  # what was read and kept, for the run record
+    train_pairs: list[PreferencePair]  # the rows train.index points into
+
+
+def prepare_pairs(path: str | Path, tokenizer: Tokenizer, max_tokens: int) -> PairSplits:
+    """Read, split and tokenize preference data: a pair is held out for validation when its prompt's hash
+    falls in the lowest tenth (lmlab.data.tasks.is_held_out), so no validation prompt is trained on."""
+    from lmlab.data.tasks import is_held_out
+
+    pairs, identical = read_pairs(path)
+    held = [is_held_out(json.dumps(p.prompt, sort_keys=True)) for p in pairs]
+    train_pairs = [p for p, h in zip(pairs, held) if not h]
+    train = tokenize_pairs(tokenizer, train_pairs, max_tokens)
+    val = tokenize_pairs(tokenizer, [p for p, h in zip(pairs, held) if h], max_tokens)
+    if not len(train):
+        raise LmlabError(f"{path}: no training pair leaves room for a response within the {max_tokens}-token context")
+    stats = {
+        "pairs": len(pairs),
+        "identical_skipped": identical,
+        "train": len(train),
+        "val": len(val),
+        "dropped": train.dropped + val.dropped,
+        "truncated": train.truncated + val.truncated,
+    }
+    if stats["dropped"]:
+        print(
+            f"lmlab: {path}: {stats['dropped']} pairs dropped (the prompt leaves no room for a response)",
+            file=sys.stderr,
+        )
+    return PairSplits(train, val, stats, train_pairs)

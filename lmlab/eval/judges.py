@@ -82,7 +82,7 @@ def score_sequences(model, sequences: list[list[int]], pad_id: int, batch_size: 
 
 
 def load_judge(spec: str, device="cpu"):
-    """"sentiment", "tasks", or the path of a reward-model run."""
+    """ "sentiment", "tasks", or the path of a reward-model run."""
     if spec == "sentiment":
         return SentimentJudge()
     if spec == "tasks":

@@ -2,8 +2,11 @@
 
 Stage 1 pre-trains the `cpu-small` GPT on the World English Bible, evaluates it and samples from
 it. Stage 2 fine-tunes it on the built-in instruction tasks (SFT) and measures held-out task
-accuracy before and after, with a few example conversations. The report is RUN/report.md with
-its PNGs beside it; RUN/results.json holds the same figures for scripts.
+accuracy before and after, with a few example conversations. Stage 3 learns from preferences on
+controlled sentiment (the DPO paper's IMDb experiment on the built-in corpus): preference pairs
+from the SFT model's own samples ranked by VADER, a reward model, and DPO, with the true reward,
+the win rate and the KL to the SFT model before and after. The report is RUN/report.md with its
+PNGs beside it; RUN/results.json holds the same figures for scripts.
 """
 
 import json
@@ -12,13 +15,17 @@ from pathlib import Path
 
 from lmlab.device import pick_device
 from lmlab.eval.perplexity import evaluate_run
+from lmlab.eval.preference import evaluate_preference
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, task_accuracy
-from lmlab.experiments.report import metrics_table, plot_loss
+from lmlab.experiments.report import markdown_cell, metrics_table, plot_loss, plot_metrics
 from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
 from lmlab.runs import load_run
+from lmlab.stages.dpo import DPOConfig, dpo
+from lmlab.stages.pairs import PairsConfig, build_pairs
 from lmlab.stages.pretrain import PretrainConfig, pretrain
 from lmlab.stages.recipe import default_out
+from lmlab.stages.reward import RewardConfig, reward
 from lmlab.stages.sft import SFTConfig, sft
 
 SAMPLE_PROMPTS = ["John 3:16", "Genesis 1:1", "Psalms 23:1", "And Jesus said"]
@@ -59,11 +66,27 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     }
     conversations = example_conversations(tuned, device)
 
+    t = time.perf_counter()
+    preset = "quick" if quick else None
+    pairs = build_pairs(PairsConfig.build(preset, overrides={**common, "init": str(tuned)}), out=root / "pairs")
+    reward_model = reward(RewardConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "reward")
+    policy = dpo(DPOConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "dpo")
+    timings["preferences"] = time.perf_counter() - t
+    preference = preference_results(tuned, reward_model, policy, 128 if quick else 256, device)
+    plot_metrics(
+        policy,
+        {"implicit rewards": ["rewards/chosen", "rewards/rejected", "rewards/margins"],
+         "preference accuracy": ["rewards/accuracies", "val_rewards/accuracies"], "loss": ["loss", "val_loss"]},
+        root / "dpo_metrics.png",
+        "DPO on controlled-sentiment pairs",
+    )  # fmt: skip
+
     report = [
         "# lmlab run",
         "",
         f"Settings: {'`--quick`' if quick else 'defaults'}. Pre-training {timings['pretrain'] / 60:.1f} min, "
-        f"SFT {timings['sft'] / 60:.1f} min.",
+        f"SFT {timings['sft'] / 60:.1f} min, "
+        f"preferences (pairs, reward model, DPO) {timings['preferences'] / 60:.1f} min.",
         "",
         "## Stage 1: pre-training (`cpu-small` GPT on the World English Bible)",
         "",
@@ -85,6 +108,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "Example conversations (temperature 0.7):",
         "",
         *[f"> **user:** {q}\n>\n> **assistant:** {a}\n" for q, a in conversations],
+        *preference_report(preference),
     ]
     (root / "report.md").write_text("\n".join(report))
     results = {
@@ -93,6 +117,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "timings_s": timings,
         "samples": samples,
         "conversations": conversations,
+        "preferences": preference,
     }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
@@ -105,3 +130,53 @@ def example_conversations(run: Path, device: str) -> list[tuple[str, str]]:
         session = ChatSession(model, tokenizer, seed=0)
         pairs.append((prompt, "".join(session.reply(prompt)).strip()))
     return pairs
+
+
+def preference_results(sft_run: Path, reward_run: Path, policy: Path, n: int, device: str) -> dict:
+    """The true reward of the SFT and DPO models on n held-out sentiment prompts, DPO's win rate against SFT and
+    KL to it, and the reward model's held-out pairwise accuracy."""
+    before = evaluate_preference(sft_run, "sentiment", n=n, device=device)
+    after = evaluate_preference(policy, "sentiment", n=n, device=device)  # against its reference, the SFT run
+    reward_eval = json.loads((Path(reward_run) / "eval.json").read_text())
+    return {"sft": before, "dpo": after, "reward_model": reward_eval}
+
+
+def preference_report(results: dict) -> list[str]:
+    before, after, rm = results["sft"], results["dpo"], results["reward_model"]
+    rows = {
+        "SFT": {"mean VADER reward": before["reward"], "win rate vs SFT": "", "KL to SFT (nats)": 0.0},
+        "DPO": {"mean VADER reward": after["reward"], "win rate vs SFT": f"{after['win_rate']:.1%}",
+                "KL to SFT (nats)": after["kl"]},
+    }  # fmt: skip
+    samples = ["| prompt | SFT response | reward | DPO response | reward |", "|---|---|---|---|---|"]
+    for b, a in zip(before["examples"], after["examples"]):
+        samples.append(
+            f"| {markdown_cell(b['prompt'])} | {markdown_cell(b['response'])} | {b['reward']:+.2f} "
+            f"| {markdown_cell(a['response'])} | {a['reward']:+.2f} |"
+        )
+    return [
+        "## Stage 3: learning from preferences (controlled sentiment)",
+        "",
+        "The DPO paper's IMDb experiment on the built-in corpus: prompts are the first 2 to 8 words of a verse, and "
+        "the policy should continue them positively. The SFT model sampled 4 continuations per training prompt; "
+        "VADER's compound score (-1 to +1) picked the best as chosen and the worst as rejected. A reward model "
+        "learned from those pairs, and DPO trained the policy on them against the SFT model as reference.",
+        "",
+        f"Reward model: held-out pairwise accuracy {rm.get('val_accuracy', float('nan')):.1%}; reward over the SFT "
+        f"samples {rm['reward_stats']['mean']:+.3f} +- {rm['reward_stats']['std']:.3f}.",
+        "",
+        f"On {after['prompts']} held-out prompts, one sample each at temperature 1:",
+        "",
+        metrics_table(rows, ["mean VADER reward", "win rate vs SFT", "KL to SFT (nats)"]),
+        "",
+        "![DPO metrics](dpo_metrics.png)",
+        "",
+        "`rewards/chosen` and `rewards/rejected` are DPO's implicit rewards, beta log(pi / pi_ref) of each response; "
+        "the margin between them grows while both may fall (the policy moves probability off both training "
+        "responses, more off the rejected one, onto responses it was never shown).",
+        "",
+        "Samples on held-out prompts (VADER reward of each):",
+        "",
+        *samples,
+        "",
+    ]

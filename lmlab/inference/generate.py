@@ -128,8 +128,10 @@ def generate_batch(
     stop_ids: tuple[int, ...] = (),
     batch_size: int = 64,
     progress: bool = False,
+    include_stop: bool = False,
 ) -> list[list[int]]:
-    """One sampled continuation per prompt (its new ids, up to and without the first stop id), many at once.
+    """One sampled continuation per prompt (its new ids up to the first stop id, which is kept only with
+    include_stop), many at once.
 
     Prompts of equal token length are decoded together, up to batch_size rows, each batch with
     one KV cache: a prefill of the prompts, then one position per step for every row. Equal
@@ -169,7 +171,7 @@ def generate_batch(
                 if bool(done.all()):
                     break
             for row, ids in zip(part, new.tolist()):
-                results[row] = next((ids[:k] for k, t in enumerate(ids) if t in stop_ids), ids)
+                results[row] = next((ids[: k + include_stop] for k, t in enumerate(ids) if t in stop_ids), ids)
             bar.update(len(part))
     bar.close()
     return results

@@ -32,11 +32,11 @@ from lmlab.runs import atomic_write, load_run
 class PairsSection:
     init: str = opt("", "the SFT run whose samples are ranked")
     task: str = opt("sentiment", "sentiment | tasks", ("sentiment", "tasks"))
-    prompts: int = opt(1024, "training prompts to sample")
+    prompts: int = opt(4096, "training prompts to sample")
     samples: int = opt(4, "responses sampled per prompt")
     max_new_tokens: int = opt(24, "longest response in tokens")
     temperature: float = opt(1.0, "sampling temperature")
-    min_gap: float = opt(0.1, "sentiment: smallest VADER difference between chosen and rejected")
+    min_gap: float = opt(0.3, "sentiment: smallest VADER difference between chosen and rejected")
     seed: int = opt(1337, "prompts and samples")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N")
     progress: bool = opt(True, "show a progress bar")
@@ -45,7 +45,7 @@ class PairsSection:
 @dataclass
 class PairsConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
-        "quick": dict(prompts=384),  # lmlab run --quick
+        "quick": dict(prompts=1024),  # lmlab run --quick
         "tiny": dict(prompts=8, samples=4, max_new_tokens=6),  # tests
     }
     pairs: PairsSection = field(default_factory=PairsSection)
@@ -69,6 +69,13 @@ def sample_responses(
         )
     texts = [tokenizer.decode(o, skip_special_tokens=True) for o in out]
     return [texts[i * samples : (i + 1) * samples] for i in range(len(prompts))]
+
+
+def fitting(prompts: list[Prompt], tokenizer, model, max_new_tokens: int) -> tuple[list[Prompt], int]:
+    """The prompts that leave room for max_new_tokens in the model's context, and how many did not."""
+    room = model.config.block_size - max_new_tokens
+    kept = [p for p in prompts if len(encode_prompt(tokenizer, p.as_pair_prompt())) <= room]
+    return kept, len(prompts) - len(kept)
 
 
 def choose_pair(prompt: Prompt, responses: list[str], scores: list[float], min_gap: float):
@@ -104,7 +111,13 @@ def build_pairs(config: PairsConfig | None = None, out: str | Path | None = None
     device = pick_device(cfg.device)
     model, tokenizer, _ = load_run(cfg.init, device)
     judge = load_judge(cfg.task, device)
-    prompts = task_prompts(cfg.task, "train", cfg.prompts, cfg.seed)
+    prompts, too_long = fitting(
+        task_prompts(cfg.task, "train", cfg.prompts, cfg.seed), tokenizer, model, cfg.max_new_tokens
+    )
+    if not prompts:
+        raise LmlabError(
+            f"{cfg.init}: no {cfg.task} prompt leaves room for {cfg.max_new_tokens} new tokens in its context"
+        )
     responses = sample_responses(model, tokenizer, prompts, cfg.samples, cfg, device)
     pairs, all_scores = [], []
     for prompt, group in zip(prompts, responses):
@@ -121,6 +134,7 @@ def build_pairs(config: PairsConfig | None = None, out: str | Path | None = None
         "task": cfg.task,
         "init": str(cfg.init),
         "prompts": len(prompts),
+        "prompts_too_long": too_long,
         "samples_per_prompt": cfg.samples,
         "pairs": len(pairs),
         "sample_score_mean": statistics.fmean(all_scores),

@@ -1,0 +1,123 @@
+"""Evaluating a policy against a judge: the mean true reward, the win rate, and the KL to the reference.
+
+On held-out prompts of the judge's task (lmlab.data.preference_tasks), the policy and the run it is
+compared with (by default its reference: the run DPO started from) each sample one response per prompt
+at temperature 1, from their own distributions. Then:
+- reward: the judge's mean score of the policy's responses (with its standard error);
+- win rate: the share of prompts where the policy's response scores higher than the other run's
+  (a tie counts one half), as in the DPO paper's win rates;
+- KL: the Monte Carlo estimate of KL(pi || pi_ref) = E_{x, y ~ pi}[log pi(y|x) - log pi_ref(y|x)],
+  summed over the response tokens (the stop token included: stopping is a choice too) and averaged
+  over prompts (nats per response), the x-axis of the DPO paper's reward/KL frontier; log-probs in
+  fp32, so a policy equal to its reference gives 0 to rounding.
+Only prompts that leave room for max_new_tokens in the context of every model used are asked.
+"""
+
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lmlab.data.preference_tasks import Prompt, task_prompts
+from lmlab.data.preferences import encode_prompt
+from lmlab.device import autocast, pick_device, resolve_dtype
+from lmlab.errors import LmlabError
+from lmlab.eval.judges import load_judge
+from lmlab.inference.generate import generate_batch
+from lmlab.losses import IGNORE
+from lmlab.losses.preference import sequence_logps
+from lmlab.runs import RunFolder, load_run
+from lmlab.stages.pairs import fitting
+
+
+def reference_of(run: str | Path) -> str | None:
+    """The reference a preference-trained run was measured against (its dpo.ref), else None."""
+    record = RunFolder(run).read_config()
+    return (record.get("dpo") or {}).get("ref") or None
+
+
+def sample(model, tokenizer, prompts: list[Prompt], max_new_tokens: int, seed: int, device, temperature=1.0):
+    """One response per prompt: (prompt ids, response ids with the stop token, response text) lists."""
+    prompt_ids = [encode_prompt(tokenizer, p.as_pair_prompt()) for p in prompts]
+    stop = (tokenizer.special_id("<|end|>"), tokenizer.eos_id)
+    with autocast(device, resolve_dtype("auto", device)):
+        responses = generate_batch(
+            model, prompt_ids, max_new_tokens, temperature, seed=seed, stop_ids=stop, include_stop=True
+        )
+    texts = [tokenizer.decode(r, skip_special_tokens=True) for r in responses]
+    return prompt_ids, responses, texts
+
+
+@torch.no_grad()
+def response_logps(model, prompt_ids, response_ids, device, batch_size: int = 64) -> np.ndarray:
+    """log p(response | prompt) under the model, summed over the response tokens, for each row."""
+    out = np.zeros(len(prompt_ids))
+    for start in range(0, len(prompt_ids), batch_size):
+        rows = range(start, min(start + batch_size, len(prompt_ids)))
+        T = max(len(prompt_ids[i]) + len(response_ids[i]) for i in rows) - 1
+        tokens = torch.zeros(len(rows), T + 1, dtype=torch.long)
+        targets = torch.full((len(rows), T), IGNORE, dtype=torch.long)
+        for b, i in enumerate(rows):
+            p, r = prompt_ids[i], response_ids[i]
+            tokens[b, : len(p) + len(r)] = torch.tensor(list(p) + list(r))
+            targets[b, len(p) - 1 : len(p) + len(r) - 1] = torch.tensor(r, dtype=torch.long)
+        logps, _ = sequence_logps(model(tokens[:, :-1].to(device)), targets.to(device))  # fp32: see the docstring
+        out[start : start + len(rows)] = logps.double().cpu().numpy()
+    return out
+
+
+def evaluate_preference(
+    run: str | Path,
+    judge: str,
+    against: str | Path | None = None,
+    n: int = 256,
+    max_new_tokens: int = 24,
+    seed: int = 0,
+    device: str = "auto",
+) -> dict:
+    """The module docstring's figures for `run` on n held-out prompts: reward, win rate and KL (when it has a
+    reference or `against` is given). Also the same figures' per-task split for the tasks judge."""
+    device = pick_device(device)
+    the_judge = load_judge(judge, device)
+    reference = reference_of(run)
+    against = against or reference
+    policy = load_run(run, device)
+    others = {name: load_run(name, device) for name in dict.fromkeys(filter(None, [against, reference]))}
+    if reference and others[reference].tokenizer.sha256() != policy.tokenizer.sha256():
+        raise LmlabError(f"{reference}: the reference of {run} has another tokenizer; its KL cannot be measured")
+    prompts = asked = task_prompts(the_judge.task, "test", n)
+    for loaded in [policy, *others.values()]:  # every model must fit every prompt
+        prompts = fitting(prompts, loaded.tokenizer, loaded.model, max_new_tokens)[0]
+    if not prompts:
+        raise LmlabError(f"{run}: no held-out prompt leaves room for {max_new_tokens} new tokens in every context")
+    prompt_ids, responses, texts = sample(policy.model, policy.tokenizer, prompts, max_new_tokens, seed, device)
+    rewards = the_judge.score(prompts, texts)
+    result = {
+        "prompts": len(prompts),
+        "prompts_too_long": len(asked) - len(prompts),
+        "reward": statistics.fmean(rewards),
+        "reward_sem": statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else 0.0,
+    }
+    if the_judge.task == "tasks":
+        for name in dict.fromkeys(p.task for p in prompts):
+            result[f"reward_{name}"] = statistics.fmean(r for r, p in zip(rewards, prompts) if p.task == name)
+    if against:
+        other = others[against]
+        other_texts = sample(other.model, other.tokenizer, prompts, max_new_tokens, seed + 1, device)[2]
+        other_rewards = the_judge.score(prompts, other_texts)
+        result["against"] = str(against)
+        result["against_reward"] = statistics.fmean(other_rewards)
+        result["win_rate"] = statistics.fmean(
+            float(a > b) + 0.5 * float(a == b) for a, b in zip(rewards, other_rewards)
+        )
+    if reference:
+        kl = response_logps(policy.model, prompt_ids, responses, device) - response_logps(
+            others[reference].model, prompt_ids, responses, device
+        )
+        result["kl"] = float(kl.mean())
+    result["examples"] = [
+        {"prompt": p.text, "response": t, "reward": r} for p, t, r in list(zip(prompts, texts, rewards))[:8]
+    ]
+    return result
