@@ -12,8 +12,8 @@ lmlab: the real training step, Trainer.train_step (fused AdamW, grad clip 1.0, b
 TRL: trl.DPOTrainer on a transformers LlamaForCausalLM of the same shape and parameter count (intermediate
   size = lmlab's SwiGLU hidden, tied embeddings, no biases), random init, with lmlab's tokenizer.json wrapped
   in PreTrainedTokenizerFast. DPOConfig: per_device_train_batch_size 16, gradient_accumulation_steps 1,
-  learning_rate 5e-5, beta 0.1, loss_type sigmoid, max_length 128, bf16 exactly when lmlab uses it (checked:
-  the training forward runs in bf16), use_cpu, gradient_checkpointing off (TRL turns it on by default: it
+  learning_rate = lmlab's default, beta 0.1, loss_type sigmoid, max_length 128, bf16 exactly when lmlab uses
+  it (checked: the training forward runs in bf16), use_cpu, gradient_checkpointing off (TRL turns it on by default: it
   recomputes activations to save memory, which this 4M-parameter model does not need), no logging, saving
   or evaluation, dataloader_num_workers 0; its default collator pads each batch to its longest sequence.
 Data: standard-format pairs built from World English Bible verses (no model judged them; only their shapes
@@ -199,7 +199,7 @@ def trl_trainer(model, tokenizer_file: str, pairs: list[PreferencePair], bf16: b
         per_device_train_batch_size=16,
         gradient_accumulation_steps=1,
         max_steps=max_steps,
-        learning_rate=5e-5,
+        learning_rate=DPOConfig().train.lr,  # lmlab's default, so both take the same steps
         beta=0.1,
         loss_type=["sigmoid"],
         max_length=MAX_LENGTH,

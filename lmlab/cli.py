@@ -107,8 +107,10 @@ def cmd_eval_judge(args):
     from lmlab.eval.preference import evaluate_preference
 
     for run in args.run:
-        result = evaluate_preference(run, args.judge, args.against, args.n, seed=args.seed or 0, device=args.device)
-        print(f"{run}: judge {args.judge}, {result['prompts']} held-out prompts, temperature 1")
+        result = evaluate_preference(
+            run, args.judge, args.against, args.n, seed=args.seed, device=args.device, split=args.split
+        )
+        print(f"{run}: judge {args.judge}, {result['prompts']} {args.split} prompts, temperature 1")
         print(f"{'reward':>14}: {result['reward']:.4f} +- {result['reward_sem']:.4f}")
         for key in [k for k in result if k.startswith("reward_") and k != "reward_sem"]:
             print(f"{key:>14}: {result[key]:.4f}")
@@ -258,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--against", metavar="RUN", help="--judge: the run to compute the win rate against (default: the reference)"
     )
     p.add_argument("--seed", type=int, default=0, help="--judge: sampling seed")
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=("dev", "test"),
+        help="--judge: held-out test prompts, or dev prompts for tuning",
+    )
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)
 

@@ -312,3 +312,21 @@ def test_dpo_rejects_unknown_loss_type_and_names_the_valid_ones(loss_type):
 def test_dpo_rejects_label_smoothing_out_of_range_or_unused(loss_type, label_smoothing):
     with pytest.raises(ValueError, match="label_smoothing"):
         dpo_loss(t(CHOSEN), t(REJECTED), t(REF_CHOSEN), t(REF_REJECTED), BETA, loss_type, label_smoothing)
+
+
+def test_packed_sequence_logps_equals_sequence_logps_on_the_full_logits():
+    """DPO runs the output head only at response targets (and a few ignored positions); the result is the same."""
+    from lmlab.data.batching import head_mask
+    from lmlab.losses.preference import packed_sequence_logps
+
+    torch.manual_seed(3)
+    logits = torch.randn(4, 7, 11, dtype=torch.float64)
+    targets = torch.randint(0, 11, (4, 7))
+    targets[0, :3] = IGNORE  # a prompt
+    targets[1, 4:] = IGNORE  # padding: 4 + 4 + 7 = 15 targets, bucketed to 16
+    targets[3] = IGNORE  # no response at all
+    head = head_mask(targets, IGNORE)
+    assert int(head.sum()) > int((targets != IGNORE).sum())  # spare positions were added
+    packed = packed_sequence_logps(logits[head], targets[head], head.nonzero()[:, 0], 4)
+    full = sequence_logps(logits, targets)
+    assert torch.allclose(packed[0], full[0], atol=1e-12) and torch.equal(packed[1], full[1])

@@ -12,6 +12,7 @@ are rounded up to the next 2^k or 1.5 x 2^k (bucketed()): about 2 log2(block_siz
 """
 
 import numpy as np
+import torch
 
 BUCKET_WINDOW = 16  # batches sorted by length together
 
@@ -22,6 +23,17 @@ def bucketed(n: int, cap: int) -> int:
     if size >= 4 and size * 3 // 4 >= n:
         size = size * 3 // 4
     return min(size, cap)
+
+
+def head_mask(targets: torch.Tensor, ignore: int) -> torch.Tensor:
+    """(B, T) bool: where a model's output head must run to score `targets`: every position whose target is
+    learned, plus the first ignored positions that bring the count to a bucketed() size. Their targets are
+    ignored, so they add a little work and nothing to any loss; the head's input then has few shapes."""
+    head = targets != ignore
+    n = int(head.sum())
+    spare = (~head).flatten().nonzero().squeeze(1)[: bucketed(n, head.numel()) - n]
+    head.view(-1)[spare] = True
+    return head
 
 
 class LengthBuckets:

@@ -8,11 +8,13 @@
 - tasks: correctness on the SFT task suite (lmlab.data.tasks). A prompt is a task instance asked
   as a one-turn chat; the reward is 1 for an answer the task's grader accepts, else 0.
 
-Held-out split: a sentiment prompt is held out when the hash of its verse falls in the lowest
-tenth (lmlab.data.tasks.is_held_out), a task prompt when its own hash does; pairs are built from
-training prompts only, and evaluation uses held-out prompts only.
+Splits, by a hash of the verse (sentiment) or of the prompt (tasks): "test" is the lowest tenth of
+hashes (lmlab.data.tasks.is_held_out, the tasks' own held-out split), "dev" the next tenth, "train"
+the rest. Pairs are built from training prompts only; settings are tuned on dev prompts, and the
+figures reported on test prompts.
 """
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +43,16 @@ class Prompt:
         return [{"role": "user", "content": self.text}] if self.conversational else self.text
 
 
+SPLITS = ("train", "dev", "test")
+
+
+def split_of(text: str) -> str:
+    """The split a verse or task prompt belongs to (module docstring)."""
+    if tasks.is_held_out(text):
+        return "test"
+    return "dev" if hashlib.blake2b(text.encode(), digest_size=2).digest()[0] < 52 else "train"
+
+
 def check_task(name: str) -> str:
     if name not in PREFERENCE_TASKS:
         raise LmlabError(f"unknown preference task {name!r}; choose one of {', '.join(PREFERENCE_TASKS)}")
@@ -48,12 +60,12 @@ def check_task(name: str) -> str:
 
 
 def sentiment_prompts(split: str, n: int, seed: int = 0) -> list[Prompt]:
-    """n distinct corpus prefixes of 2 to 8 words from the training or held-out verses, drawn with `seed`."""
+    """n distinct corpus prefixes of 2 to 8 words from the verses of a split, drawn with `seed` (train) or a fixed
+    seed (dev, test)."""
     from lmlab.data.corpus import bible_verses
 
-    held = split == "test"
-    verses = [v.text for v in bible_verses("web") if tasks.is_held_out(v.text) == held and len(v.text.split()) > 8]
-    rng = np.random.default_rng([tasks.TEST_SEED if held else seed, 7])
+    verses = [v.text for v in bible_verses("web") if split_of(v.text) == split and len(v.text.split()) > 8]
+    rng = np.random.default_rng([seed if split == "train" else tasks.TEST_SEED, 7])
     found: dict[str, None] = {}
     for i in rng.permutation(len(verses)):
         words = verses[i].split()
@@ -72,14 +84,20 @@ def correctness_prompts(split: str, n: int, seed: int = 0) -> list[Prompt]:
         if split == "test":
             examples = tasks.test_examples(name, per_task)
         else:
-            rng = np.random.default_rng([seed, 11, CORRECTNESS_TASKS.index(name)])
-            examples = [tasks.train_example(name, rng) for _ in range(per_task)]
+            rng = np.random.default_rng([seed if split == "train" else tasks.TEST_SEED, 11, k])
+            examples = []
+            while len(examples) < per_task:
+                prompt, answer = tasks.train_example(name, rng)
+                if split_of(prompt) == split:
+                    examples.append((prompt, answer))
         prompts += [Prompt(p, name, a) for p, a in examples]
     return prompts
 
 
 def task_prompts(task: str, split: str, n: int, seed: int = 0) -> list[Prompt]:
-    """The prompts of a preference task: split "train" (for pairs) or "test" (held out, for evaluation)."""
+    """The prompts of a preference task: split "train" (for pairs), "dev" (tuning) or "test" (reported figures)."""
+    if split not in SPLITS:
+        raise LmlabError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
     if check_task(task) == "sentiment":
         return sentiment_prompts(split, n, seed)
     return correctness_prompts(split, n, seed)

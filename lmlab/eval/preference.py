@@ -76,9 +76,10 @@ def evaluate_preference(
     max_new_tokens: int = 24,
     seed: int = 0,
     device: str = "auto",
+    split: str = "test",
 ) -> dict:
-    """The module docstring's figures for `run` on n held-out prompts: reward, win rate and KL (when it has a
-    reference or `against` is given). Also the same figures' per-task split for the tasks judge."""
+    """The module docstring's figures for `run` on n prompts of `split` (test: held out; dev: for tuning): reward,
+    win rate and KL (when it has a reference or `against` is given); for the tasks judge also the reward per task."""
     device = pick_device(device)
     the_judge = load_judge(judge, device)
     reference = reference_of(run)
@@ -87,7 +88,7 @@ def evaluate_preference(
     others = {name: load_run(name, device) for name in dict.fromkeys(filter(None, [against, reference]))}
     if reference and others[reference].tokenizer.sha256() != policy.tokenizer.sha256():
         raise LmlabError(f"{reference}: the reference of {run} has another tokenizer; its KL cannot be measured")
-    prompts = asked = task_prompts(the_judge.task, "test", n)
+    prompts = asked = task_prompts(the_judge.task, split, n)
     for loaded in [policy, *others.values()]:  # every model must fit every prompt
         prompts = fitting(prompts, loaded.tokenizer, loaded.model, max_new_tokens)[0]
     if not prompts:

@@ -41,6 +41,17 @@ def sequence_logps(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.T
     return logps, counts
 
 
+def packed_sequence_logps(
+    logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, B: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """sequence_logps of logits computed at some positions only (where the output head ran): logits (N, V) and
+    targets (N,) at those positions, rows (N,) the sequence each belongs to, B sequences. Same results."""
+    token_nll = F.cross_entropy(_upcast(logits), targets, ignore_index=IGNORE, reduction="none")  # (N,)
+    logps = token_nll.new_zeros(B).index_add(0, rows, -token_nll)
+    counts = token_nll.new_zeros(B).index_add(0, rows, (targets != IGNORE).to(token_nll.dtype))
+    return logps, counts
+
+
 def _preference_metrics(chosen_rewards, rejected_rewards, chosen_logps, rejected_logps) -> dict:
     """The implicit rewards and log-probs of a batch of pairs, each summed over the pairs and detached."""
     chosen_rewards, rejected_rewards = chosen_rewards.detach(), rejected_rewards.detach()

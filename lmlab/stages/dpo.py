@@ -24,12 +24,13 @@ import numpy as np
 import torch
 
 from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
+from lmlab.data.batching import head_mask
 from lmlab.data.preferences import PairBatches, TokenizedPairs, collate_pairs, prepare_pairs
 from lmlab.data.tokens import default_cache_dir
 from lmlab.device import autocast, resolve_dtype
 from lmlab.errors import LmlabError
-from lmlab.losses import Loss
-from lmlab.losses.preference import DPO_LOSSES, dpo_loss, orpo_loss, sequence_logps, simpo_loss
+from lmlab.losses import IGNORE, Loss
+from lmlab.losses.preference import DPO_LOSSES, dpo_loss, orpo_loss, packed_sequence_logps, simpo_loss
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder, atomic_write, load_run
@@ -93,8 +94,12 @@ def preference_loss(d: DPOSection, logps, counts, ref_logps=None) -> Loss:
 
 
 def batch_logps(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log pi(y|x), response tokens) of each of the batch's 2B sequences."""
-    return sequence_logps(model(batch["tokens"][:, :-1]), batch["targets"])
+    """(log pi(y|x), response tokens) of each of the batch's 2B sequences; the output head runs only at the
+    response targets (and a few padding positions that keep its input to few shapes: lmlab.data.batching)."""
+    targets = batch["targets"]
+    head = head_mask(targets, IGNORE)  # (2B, T)
+    logits = model(batch["tokens"][:, :-1], target_mask=head)  # (N, V)
+    return packed_sequence_logps(logits, targets[head], head.nonzero()[:, 0], targets.size(0))
 
 
 def make_loss(d: DPOSection):

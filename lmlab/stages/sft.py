@@ -26,7 +26,7 @@ import torch
 
 from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
 from lmlab.data import tasks
-from lmlab.data.batching import BUCKET_WINDOW, LengthBuckets, bucketed
+from lmlab.data.batching import BUCKET_WINDOW, LengthBuckets, bucketed, head_mask
 from lmlab.data.conversations import TokenizedConversations, read_conversations, tokenize_conversations
 from lmlab.errors import LmlabError
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, accuracy
@@ -137,10 +137,7 @@ def sft_loss(model, batch: dict) -> Loss:
     """The cross-entropy of the assistant targets, the output head run only there (GPT's target_mask) and on
     the first ignored positions that make the count bucketed() (few shapes, module docstring)."""
     targets = batch["targets"]
-    head = targets != IGNORE  # (B, T)
-    n = int(head.sum())
-    spare = (~head).flatten().nonzero().squeeze(1)[: bucketed(n, head.numel()) - n]
-    head.view(-1)[spare] = True  # their targets are IGNORE: work for the head, nothing for the loss
+    head = head_mask(targets, IGNORE)  # (B, T)
     return cross_entropy(model(batch["inputs"], target_mask=head), targets[head])
 
 
