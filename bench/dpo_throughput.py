@@ -144,7 +144,7 @@ class LmlabSide:
 
 
 # ---- TRL ------------------------------------------------------------------------------------
-def trl_model(model_config: ModelConfig, vocab_size: int, seed: int):
+def trl_model(model_config: ModelConfig, vocab_size: int, seed: int, attn: str = "sdpa"):
     """A transformers Llama of the cpu-small GPT's shape and parameter count, randomly initialised."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -162,6 +162,7 @@ def trl_model(model_config: ModelConfig, vocab_size: int, seed: int):
         tie_word_embeddings=True,
         attention_bias=False,
         mlp_bias=False,
+        attn_implementation=attn,
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config)
@@ -276,6 +277,9 @@ def main():
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps of each side before the first round")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave the default)")
     parser.add_argument("--pairs", type=int, default=512, help="preference pairs in the data set (a multiple of 16)")
+    parser.add_argument(
+        "--trl-attn", default="sdpa", choices=("sdpa", "eager"), help="transformers' attention kernel for TRL's model"
+    )
     args = parser.parse_args()
     try:
         import transformers
@@ -307,7 +311,7 @@ def main():
 
     lmlab = LmlabSide(model_config, tokenizer, pairs)
     bf16 = lmlab.dtype == torch.bfloat16
-    model = trl_model(model_config, tokenizer.vocab_size, seed=1337)
+    model = trl_model(model_config, tokenizer.vocab_size, seed=1337, attn=args.trl_attn)
     with tempfile.TemporaryDirectory() as out:
         tokenizer_file = os.path.join(out, "tokenizer.json")
         tokenizer.save(tokenizer_file)
@@ -341,7 +345,8 @@ def main():
     )
     print(
         f"model {model_config.n_layer} layers x {model_config.n_embd}, {model_config.n_head} heads, vocab "
-        f"{tokenizer.vocab_size}: lmlab GPT {n_params / 1e6:.3f}M params, transformers Llama {trl_params / 1e6:.3f}M"
+        f"{tokenizer.vocab_size}: lmlab GPT {n_params / 1e6:.3f}M params, transformers Llama {trl_params / 1e6:.3f}M "
+        f"(attention: {args.trl_attn})"
     )
     print(
         f"data {len(pairs)} pairs, {B} pairs a step on both sides, {lmlab.loss_type} loss, beta {lmlab.beta}; "
@@ -372,7 +377,7 @@ def main():
     print(f"ratio of medians, lmlab / TRL: {ratio:.2f}x")
 
     path = save_result(
-        "dpo_throughput",
+        f"dpo_throughput_trl_{args.trl_attn}",
         {
             "machine": machine,
             "threads": threads,

@@ -252,7 +252,8 @@ class Trainer:
                 loss, grad_norm, step_metrics = self._timed_step(model)
                 steps_timed += 1
                 is_last = self.done()
-                if self.step % cfg.log_interval == 0 or is_last or self.step % cfg.eval_interval == 0:
+                # Step 1 is always logged: its loss is that of the initial weights (for DPO, ln 2).
+                if self.step % cfg.log_interval == 0 or self.step == 1 or is_last or self.step % cfg.eval_interval == 0:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize()
                     dt = time.perf_counter() - t0

@@ -340,3 +340,17 @@ def test_the_kl_of_a_reference_free_run_never_feeds_its_tokens_to_a_reference_wi
     except LmlabError:
         return
     assert math.isfinite(result.get("kl", 0.0))
+
+
+def test_rpo_adds_alpha_times_the_chosen_per_token_nll_to_the_dpo_loss():
+    """RPO (Pang et al. 2024): DPO + alpha * NLL(chosen) / |chosen|; the DPO part and its metrics are unchanged."""
+    from lmlab.stages.dpo import preference_loss
+
+    logps = torch.tensor([-6.0, -9.0, -8.0, -7.5], dtype=torch.float64)  # 2 pairs: chosen, chosen, rejected, rejected
+    counts = torch.tensor([3.0, 4.0, 2.0, 5.0], dtype=torch.float64)
+    ref = torch.tensor([-6.5, -8.0, -7.0, -8.0], dtype=torch.float64)
+    plain = preference_loss(DPOSection(beta=0.1), logps, counts, ref)
+    rpo = preference_loss(DPOSection(beta=0.1, rpo_alpha=0.5), logps, counts, ref)
+    assert float(rpo.sum) == pytest.approx(float(plain.sum) + 0.5 * (6.0 / 3 + 9.0 / 4), abs=1e-12)
+    assert float(rpo.metrics["nll_loss"]) == pytest.approx(6.0 / 3 + 9.0 / 4)
+    assert float(rpo.metrics["rewards/margins"]) == float(plain.metrics["rewards/margins"])

@@ -51,6 +51,9 @@ class DPOSection:
     label_smoothing: float = opt(0.1, "cdpo and robust: eps, the assumed share of flipped preference labels")
     simpo_gamma: float = opt(0.5, "simpo: the target reward margin gamma")
     average_logps: bool = opt(False, "sigmoid/cdpo/robust/hinge/ipo: per-token mean log-probs instead of sums")
+    rpo_alpha: float = opt(
+        0.0, "add alpha x the chosen response's per-token NLL (RPO, Pang et al. 2024; TRL's rpo_alpha): keeps it likely"
+    )
     dropout: float = opt(0.0, "dropout in the policy while training (the reference never has any)")
 
 
@@ -90,7 +93,13 @@ def preference_loss(d: DPOSection, logps, counts, ref_logps=None) -> Loss:
     if d.loss == "orpo":
         return orpo_loss(chosen, rejected, -means[:B], d.beta)
     smoothing = d.label_smoothing if d.loss in ("cdpo", "robust") else 0.0
-    return dpo_loss(chosen, rejected, ref_logps[:B], ref_logps[B:], d.beta, d.loss, smoothing)
+    loss = dpo_loss(chosen, rejected, ref_logps[:B], ref_logps[B:], d.beta, d.loss, smoothing)
+    if d.rpo_alpha:
+        # DPO can lower the chosen response's likelihood as long as the rejected falls faster (README); where the
+        # chosen answer is the right one, the NLL term holds it up.
+        nll = -means[:B]
+        loss = Loss(loss.sum + d.rpo_alpha * nll.sum(), loss.n, {**loss.metrics, "nll_loss": nll.detach().sum()})
+    return loss
 
 
 def batch_logps(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,6 +211,8 @@ def check_loss_settings(d: DPOSection):
         raise LmlabError(f"cdpo needs 0 < label_smoothing < 0.5, got {d.label_smoothing}")
     if d.loss == "robust" and not 0 <= d.label_smoothing < 0.5:
         raise LmlabError(f"robust needs 0 <= label_smoothing < 0.5, got {d.label_smoothing}")
+    if d.rpo_alpha < 0 or (d.rpo_alpha and d.loss in REFERENCE_FREE):
+        raise LmlabError(f"rpo_alpha must be >= 0 and goes with the reference losses, got {d.rpo_alpha} ({d.loss})")
 
 
 def check_reference(ref: str, policy: RunFolder, policy_block_size: int):
