@@ -72,7 +72,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     reward_model = reward(RewardConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "reward")
     policy = dpo(DPOConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "dpo")
     timings["preferences"] = time.perf_counter() - t
-    preference = preference_results(tuned, reward_model, policy, 128 if quick else 256, device)
+    preference = preference_results(tuned, reward_model, policy, 64 if quick else 256, device)
     plot_metrics(
         policy,
         {"implicit rewards": ["rewards/chosen", "rewards/rejected", "rewards/margins"],

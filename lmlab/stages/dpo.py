@@ -71,7 +71,7 @@ def dpo_training_defaults() -> TrainConfig:
 class DPOConfig(StageConfig):
     STAGE: ClassVar[str] = "dpo"
     PRESETS: ClassVar[dict[str, dict]] = {
-        "quick": dict(max_iters=60, eval_interval=30),  # lmlab run --quick
+        "quick": dict(max_iters=40, eval_interval=20),  # lmlab run --quick
         "tiny": dict(max_iters=4, batch_size=4, eval_interval=2, warmup_iters=1, log_interval=1),  # tests
     }
     train: TrainConfig = field(default_factory=dpo_training_defaults)

@@ -45,7 +45,7 @@ class PairsSection:
 @dataclass
 class PairsConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
-        "quick": dict(prompts=1024),  # lmlab run --quick
+        "quick": dict(prompts=512),  # lmlab run --quick
         "tiny": dict(prompts=8, samples=4, max_new_tokens=6),  # tests
     }
     pairs: PairsSection = field(default_factory=PairsSection)

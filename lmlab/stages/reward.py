@@ -54,7 +54,7 @@ def reward_training_defaults() -> TrainConfig:
 class RewardConfig(StageConfig):
     STAGE: ClassVar[str] = "reward"
     PRESETS: ClassVar[dict[str, dict]] = {
-        "quick": dict(max_iters=100, eval_interval=50),  # lmlab run --quick
+        "quick": dict(max_iters=60, eval_interval=30),  # lmlab run --quick
         "tiny": dict(max_iters=4, batch_size=4, eval_interval=2, warmup_iters=1, log_interval=1),  # tests
     }
     train: TrainConfig = field(default_factory=reward_training_defaults)
