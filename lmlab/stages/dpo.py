@@ -34,7 +34,7 @@ from lmlab.losses.preference import DPO_LOSSES, dpo_loss, orpo_loss, packed_sequ
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder, atomic_write, load_run
-from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
+from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
 
 LOSSES = (*DPO_LOSSES, "simpo", "orpo")
 REFERENCE_FREE = ("simpo", "orpo")
@@ -183,8 +183,7 @@ def dpo(
     overrides: dict | None = None,
 ) -> Path:
     """Train a policy from `init` on preference pairs `data` (the config's dpo.init and dpo.data); returns the run."""
-    given = {**({"init": str(init)} if init else {}), **({"data": str(data)} if data else {}), **(overrides or {})}
-    config = DPOConfig.build(base=config.to_dict() if config else None, overrides=given)
+    config, given = given_config(DPOConfig, config, init, data, overrides)
     if not resume and not (config.dpo.init and config.dpo.data):
         raise LmlabError("dpo needs --init RUN (the SFT policy) and --data PAIRS (preference pairs)")
     return train_stage(config, build, out, resume, given if resume else None)

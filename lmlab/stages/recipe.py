@@ -121,6 +121,13 @@ def train_stage(
     return run.path
 
 
+def given_config(config_cls, config: StageConfig | None, init=None, data=None, overrides: dict | None = None):
+    """(config, given): a stage's config from a base config, the init run and data passed directly (its `init` and
+    `data` fields) and overrides; and what was given, which is all a resumed run changes."""
+    given = {**({"init": str(init)} if init else {}), **({"data": str(data)} if data else {}), **(overrides or {})}
+    return config_cls.build(base=config.to_dict() if config else None, overrides=given), given
+
+
 def check_folder(run: RunFolder, stage: str, resume: bool) -> dict:
     """The run record to resume (a run of this stage), or {} for a new run in a folder that holds none."""
     if resume:

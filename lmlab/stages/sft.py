@@ -34,7 +34,7 @@ from lmlab.losses import IGNORE, Loss, cross_entropy
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder
-from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
+from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
 from lmlab.tokenizer import Tokenizer
 
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
@@ -168,8 +168,7 @@ def sft(
 
     init and data are the config's sft.init and sft.data, given directly.
     """
-    given = {**({"init": str(init)} if init else {}), **({"data": str(data)} if data else {}), **(overrides or {})}
-    config = SFTConfig.build(base=config.to_dict() if config else None, overrides=given)
+    config, given = given_config(SFTConfig, config, init, data, overrides)
     if not resume and not config.sft.init:
         raise LmlabError("sft needs --init RUN: the pre-trained run to fine-tune")
     return train_stage(config, build, out, resume, given if resume else None)
