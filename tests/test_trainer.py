@@ -184,5 +184,5 @@ def test_metrics_also_go_to_tensorboard_when_installed(text_file, tmp_path):
     run = pretrain(tiny_config(text_file, max_iters=10, log_interval=5), out=tmp_path / "tb")
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
-    assert [e.step for e in events.Scalars("loss")] == [5, 8, 10]  # every log step and every eval step
+    assert [e.step for e in events.Scalars("loss")] == [1, 5, 8, 10]  # step 1, every log step and every eval step
     assert [e.step for e in events.Scalars("val_loss")] == [8, 10]

@@ -15,4 +15,10 @@ def list_datasets() -> list[tuple[str, str, str]]:
     ]
     from lmlab.data.tasks import list_task_datasets
 
-    return corpora + parallel + list_task_datasets()
+    preferences = [
+        ("sentiment", "preference", "controlled sentiment: WEB verse prefixes to continue positively, judged by VADER; "
+         "lmlab pairs --task sentiment"),
+        ("tasks", "preference", "correctness on add_2d, add_3d, reverse_word, count_letter, verse_reference, judged "
+         "by the task grader; lmlab pairs --task tasks"),
+    ]  # fmt: skip
+    return corpora + parallel + list_task_datasets() + preferences
