@@ -8,8 +8,8 @@ change the function of h; simpo and orpo need no reference at all. Sequence log-
 over the response tokens (average_logps: per-token means; ipo_norm, simpo and orpo always use means).
 
 The reference is frozen, so its log-probabilities are computed once, before training, and cached on
-disk ($LMLAB_CACHE/ref-logps), keyed by a hash of the reference's weights file, the tokenized pairs and
-the precision: a rerun, a resume or a beta sweep on the same data never loads the reference model.
+disk ($LMLAB_CACHE/ref-logps), keyed by a hash of the reference's weights file, the tokenized pairs, the
+precision and the device type: a rerun, a resume or a beta sweep on the same data never loads the reference model.
 They are computed with the precision training uses, so at step 0 (policy == reference) h is 0 and the
 sigmoid loss is ln 2. Dropout is off by default in the policy and always in the reference: with it,
 the step-0 log-ratios would be noise rather than 0.
@@ -162,15 +162,24 @@ def reference_logps(ref: str, pairs: TokenizedPairs, pad_id: int, device, dtype)
     weights = RunFolder(ref).weights_file()
     if not weights.is_file():
         raise LmlabError(f"{ref}: the reference run has no saved weights")
-    key = hashlib.sha256(f"{file_digest(weights)} {pairs_digest(pairs)} {dtype} v1".encode()).hexdigest()[:32]
+    # The device type too: CPU and CUDA kernels round bf16 differently.
+    key = hashlib.sha256(
+        f"{file_digest(weights)} {pairs_digest(pairs)} {dtype} {torch.device(device).type} v1".encode()
+    )
+    key = key.hexdigest()[:32]
     path = default_cache_dir() / "ref-logps" / f"{key}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False)
     model = load_run(ref, device).model
     logps = compute_logps(model, pairs, pad_id, device, dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: np.save(open(p, "wb"), logps, allow_pickle=False))
+    atomic_write(path, lambda p: save_array(p, logps))
     return logps
+
+
+def save_array(path: Path, array: np.ndarray):
+    with open(path, "wb") as f:  # a file object: np.save would add ".npy" to a temporary name
+        np.save(f, array, allow_pickle=False)
 
 
 # ---- the stage ----------------------------------------------------------------------------
