@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from lmlab.data.preference_tasks import Prompt
+from lmlab.data.preference_tasks import Prompt, fitting
 from lmlab.data.preferences import encode_prompt, read_pairs
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import SentimentJudge, TaskJudge, load_judge
 from lmlab.runs import load_run
-from lmlab.stages.pairs import build_pairs, choose_pair, fitting
+from lmlab.stages.pairs import build_pairs, choose_pair
 from lmlab.stages.pretrain import PretrainConfig, pretrain
 
 SENTIMENT = Prompt("The sky is")

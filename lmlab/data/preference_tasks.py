@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmlab.data import tasks
+from lmlab.data.preferences import encode_prompt
 from lmlab.errors import LmlabError
 
 PREFERENCE_TASKS = ("sentiment", "tasks")
@@ -101,3 +102,10 @@ def task_prompts(task: str, split: str, n: int, seed: int = 0) -> list[Prompt]:
     if check_task(task) == "sentiment":
         return sentiment_prompts(split, n, seed)
     return correctness_prompts(split, n, seed)
+
+
+def fitting(prompts: list[Prompt], tokenizer, model, max_new_tokens: int) -> tuple[list[Prompt], int]:
+    """The prompts that leave room for max_new_tokens in the model's context, and how many did not."""
+    room = model.config.block_size - max_new_tokens
+    kept = [p for p in prompts if len(encode_prompt(tokenizer, p.as_pair_prompt())) <= room]
+    return kept, len(prompts) - len(kept)

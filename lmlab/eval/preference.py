@@ -20,34 +20,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmlab.data.preference_tasks import Prompt, task_prompts
-from lmlab.data.preferences import encode_prompt
-from lmlab.device import autocast, pick_device, resolve_dtype
+from lmlab.data.preference_tasks import fitting, task_prompts
+from lmlab.device import pick_device
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import load_judge
-from lmlab.inference.generate import generate_batch
+from lmlab.inference.generate import sample_responses
 from lmlab.losses import IGNORE
 from lmlab.losses.preference import sequence_logps
 from lmlab.runs import RunFolder, load_run
-from lmlab.stages.pairs import fitting
 
 
 def reference_of(run: str | Path) -> str | None:
     """The reference a preference-trained run was measured against (its dpo.ref), else None."""
     record = RunFolder(run).read_config()
     return (record.get("dpo") or {}).get("ref") or None
-
-
-def sample(model, tokenizer, prompts: list[Prompt], max_new_tokens: int, seed: int, device, temperature=1.0):
-    """One response per prompt: (prompt ids, response ids with the stop token, response text) lists."""
-    prompt_ids = [encode_prompt(tokenizer, p.as_pair_prompt()) for p in prompts]
-    stop = (tokenizer.special_id("<|end|>"), tokenizer.eos_id)
-    with autocast(device, resolve_dtype("auto", device)):
-        responses = generate_batch(
-            model, prompt_ids, max_new_tokens, temperature, seed=seed, stop_ids=stop, include_stop=True
-        )
-    texts = [tokenizer.decode(r, skip_special_tokens=True) for r in responses]
-    return prompt_ids, responses, texts
 
 
 @torch.no_grad()
@@ -93,7 +79,10 @@ def evaluate_preference(
         prompts = fitting(prompts, loaded.tokenizer, loaded.model, max_new_tokens)[0]
     if not prompts:
         raise LmlabError(f"{run}: no held-out prompt leaves room for {max_new_tokens} new tokens in every context")
-    prompt_ids, responses, texts = sample(policy.model, policy.tokenizer, prompts, max_new_tokens, seed, device)
+    asked = [p.as_pair_prompt() for p in prompts]
+    prompt_ids, responses, texts = sample_responses(
+        policy.model, policy.tokenizer, asked, max_new_tokens, seed=seed, include_stop=True
+    )
     rewards = the_judge.score(prompts, texts)
     result = {
         "prompts": len(prompts),
@@ -106,7 +95,7 @@ def evaluate_preference(
             result[f"reward_{name}"] = statistics.fmean(r for r, p in zip(rewards, prompts) if p.task == name)
     if against:
         other = others[against]
-        other_texts = sample(other.model, other.tokenizer, prompts, max_new_tokens, seed + 1, device)[2]
+        other_texts = sample_responses(other.model, other.tokenizer, asked, max_new_tokens, seed=seed + 1)[2]
         other_rewards = the_judge.score(prompts, other_texts)
         result["against"] = str(against)
         result["against_reward"] = statistics.fmean(other_rewards)

@@ -177,6 +177,36 @@ def generate_batch(
     return results
 
 
+def sample_responses(
+    model,
+    tokenizer,
+    prompts: list,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    seed: int = 0,
+    samples: int = 1,
+    include_stop: bool = False,
+    progress: bool = False,
+) -> tuple[list[list[int]], list[list[int]], list[str]]:
+    """`samples` responses to each prompt (plain text, or messages in the chat template up to <|assistant|>),
+    with generate_batch under the device's autocast, each stopped at <|end|> or <|eos|>.
+
+    Returns (prompt ids, response ids, response texts), one row per sample, the samples of a prompt together.
+    """
+    from lmlab.data.preferences import encode_prompt
+    from lmlab.device import autocast, resolve_dtype
+
+    device = next(model.parameters()).device
+    prompt_ids = [ids for p in prompts for ids in [encode_prompt(tokenizer, p)] * samples]
+    stop = (tokenizer.special_id("<|end|>"), tokenizer.eos_id)
+    with autocast(device, resolve_dtype("auto", device)):
+        responses = generate_batch(
+            model, prompt_ids, max_new_tokens, temperature, seed=seed, stop_ids=stop, progress=progress,
+            include_stop=include_stop,
+        )  # fmt: skip
+    return prompt_ids, responses, [tokenizer.decode(r, skip_special_tokens=True) for r in responses]
+
+
 def sample_text(
     run,
     prompt: str = "",

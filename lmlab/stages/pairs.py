@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import ClassVar
 
 from lmlab.config import Config, opt
-from lmlab.data.preference_tasks import Prompt, check_task, task_prompts
-from lmlab.data.preferences import PreferencePair, encode_prompt, write_pairs
-from lmlab.device import autocast, pick_device, resolve_dtype
+from lmlab.data.preference_tasks import Prompt, check_task, fitting, task_prompts
+from lmlab.data.preferences import PreferencePair, write_pairs
+from lmlab.device import pick_device
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import load_judge
-from lmlab.inference.generate import generate_batch
+from lmlab.inference.generate import sample_responses
 from lmlab.runs import atomic_write, load_run
 
 
@@ -49,33 +49,6 @@ class PairsConfig(Config):
         "tiny": dict(prompts=8, samples=4, max_new_tokens=6),  # tests
     }
     pairs: PairsSection = field(default_factory=PairsSection)
-
-
-def sample_responses(
-    model, tokenizer, prompts: list[Prompt], samples: int, cfg: PairsSection, device
-) -> list[list[str]]:
-    """`samples` decoded responses per prompt, sampled in batches with the KV cache."""
-    ids = [encode_prompt(tokenizer, p.as_pair_prompt()) for p in prompts]
-    stop = (tokenizer.special_id("<|end|>"), tokenizer.eos_id)
-    with autocast(device, resolve_dtype("auto", device)):
-        out = generate_batch(
-            model,
-            [i for i in ids for _ in range(samples)],
-            cfg.max_new_tokens,
-            temperature=cfg.temperature,
-            seed=cfg.seed,
-            stop_ids=stop,
-            progress=cfg.progress,
-        )
-    texts = [tokenizer.decode(o, skip_special_tokens=True) for o in out]
-    return [texts[i * samples : (i + 1) * samples] for i in range(len(prompts))]
-
-
-def fitting(prompts: list[Prompt], tokenizer, model, max_new_tokens: int) -> tuple[list[Prompt], int]:
-    """The prompts that leave room for max_new_tokens in the model's context, and how many did not."""
-    room = model.config.block_size - max_new_tokens
-    kept = [p for p in prompts if len(encode_prompt(tokenizer, p.as_pair_prompt())) <= room]
-    return kept, len(prompts) - len(kept)
 
 
 def choose_pair(prompt: Prompt, responses: list[str], scores: list[float], min_gap: float):
@@ -118,7 +91,11 @@ def build_pairs(config: PairsConfig | None = None, out: str | Path | None = None
         raise LmlabError(
             f"{cfg.init}: no {cfg.task} prompt leaves room for {cfg.max_new_tokens} new tokens in its context"
         )
-    responses = sample_responses(model, tokenizer, prompts, cfg.samples, cfg, device)
+    texts = sample_responses(
+        model, tokenizer, [p.as_pair_prompt() for p in prompts], cfg.max_new_tokens, cfg.temperature, cfg.seed,
+        cfg.samples, progress=cfg.progress,
+    )[2]  # fmt: skip
+    responses = [texts[i * cfg.samples : (i + 1) * cfg.samples] for i in range(len(prompts))]
     pairs, all_scores = [], []
     for prompt, group in zip(prompts, responses):
         scores = judge.score([prompt] * len(group), group)
