@@ -97,7 +97,7 @@ def cmd_eval_tasks(args):
     from lmlab.eval.task_accuracy import task_accuracy
 
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    results = {run: task_accuracy(run, names, args.n, args.device) for run in args.run}
+    results = {run: task_accuracy(run, names, args.n, args.device, args.split) for run in args.run}
     print(f"{'task':<16}" + "".join(f"{run[-24:]:>26}" for run in args.run))
     for name in names:
         print(f"{name:<16}" + "".join(f"{results[run][name]:>26.1%}" for run in args.run))
@@ -176,6 +176,19 @@ def cmd_compare(args):
     print(f"report: {path / 'report.md'}")
 
 
+def cmd_frontier(args):
+    from lmlab.experiments.frontier import FrontierConfig, run_frontier
+
+    config = FrontierConfig.build(
+        "quick" if args.quick else args.preset, args.config, config_overrides(args, FrontierConfig)
+    )
+    if not config.frontier.init:
+        raise LmlabError("frontier needs --init RUN (the SFT run)")
+    path = run_frontier(config, out=args.out, device=args.device, progress=not args.no_progress)
+    print(f"report: {path / 'frontier.md'}")
+    print((path / "frontier.md").read_text())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences."
@@ -234,6 +247,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_command(
         sub, "dpo", "train a policy on preference pairs: DPO, cDPO, robust, hinge, IPO, SimPO, ORPO", DPOConfig, dpo
     )
+    from lmlab.stages.ppo import PPOConfig, ppo
+
+    add_training_command(
+        sub, "ppo", "RLHF: train a policy with PPO against a reward model or a judge (--reward)", PPOConfig, ppo
+    )
+    from lmlab.stages.grpo import GRPOConfig, grpo
+
+    add_training_command(
+        sub, "grpo", "train a policy with GRPO, RLOO, Dr. GRPO or DAPO on verifiable rewards (--reward tasks)",
+        GRPOConfig, grpo,
+    )  # fmt: skip
+
+    from lmlab.experiments.frontier import FrontierConfig
+
+    p = sub.add_parser(
+        "frontier", help="the DPO paper's reward/KL frontier on controlled sentiment: PPO, PPO-GT, DPO, best-of-N"
+    )
+    p.add_argument("--out", help="report folder (default: runs/frontier-<timestamp>)")
+    p.add_argument("--quick", action="store_true", help="a few points on small runs (the preset quick)")
+    p.add_argument("--preset", help="named preset: " + ", ".join(FrontierConfig.PRESETS))
+    p.add_argument("--config", help="a YAML file of frontier settings")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_flags(p, FrontierConfig)
+    p.set_defaults(fn=cmd_frontier)
 
     p = sub.add_parser("chat", help="chat with a run, streaming replies (/reset, /system TEXT, /temperature X, /quit)")
     p.add_argument("run", metavar="RUN")
@@ -264,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split",
         default="test",
         choices=("dev", "test"),
-        help="--judge: held-out test prompts, or dev prompts for tuning",
+        help="--judge and --tasks: held-out test prompts, or dev prompts for tuning",
     )
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_eval)

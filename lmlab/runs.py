@@ -176,8 +176,12 @@ class RunFolder:
             print(f"lmlab: warning: {ckpt} is missing; using {top}", file=sys.stderr)
         return top
 
-    def load_weights(self, model: torch.nn.Module, f: Path | None = None):
-        """Load the weights file (default: weights_file()) into the model; one line if it is missing or damaged."""
+    def load_weights(self, model: torch.nn.Module, f: Path | None = None, ignore: tuple[str, ...] = ()):
+        """Load the weights file (default: weights_file()) into the model; one line if it is missing or damaged.
+
+        Tensors whose names start with a prefix in `ignore` may be missing from the model or from the file: the
+        parts a stage trains beside the model it publishes (PPO's critic), or the parts it adds to a loaded one.
+        """
         f = f or self.weights_file()
         if not f.is_file():
             raise LmlabError(f"{self.path}: the run has no saved weights yet")
@@ -185,6 +189,8 @@ class RunFolder:
             missing, unexpected = load_model(model, str(f), strict=False)
         except Exception as e:  # safetensors' errors on a truncated or garbage file name no file
             raise LmlabError(f"{f}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
+        missing = [k for k in missing if not k.startswith(ignore)] if ignore else missing
+        unexpected = [k for k in unexpected if not k.startswith(ignore)] if ignore else unexpected
         if missing or unexpected:
             raise LmlabError(
                 f"{f}: weights do not fit the model in config.yaml (missing {missing[:3]}, unexpected {unexpected[:3]})"
@@ -322,5 +328,5 @@ def load_run(path: str | Path, device: torch.device | str = "cpu", kind: str = "
             f"{run.path / 'tokenizer.json'} has {tokenizer.vocab_size} tokens "
             f"but the model expects {model.config.vocab_size}"
         )
-    run.load_weights(model)
+    run.load_weights(model, ignore=tuple(record.get("training_only_weights", ())))  # e.g. PPO's critic
     return LoadedRun(model.to(device).eval(), tokenizer, record)

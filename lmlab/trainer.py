@@ -14,6 +14,13 @@ Micro-batch k of step s on rank r has index (s * world + r) * accum + k: a run o
 with A accumulation reads the same batches as one process with W * A accumulation. Dropout is
 seeded from (seed, index) too, so it draws the same masks for a micro-batch in either run, and a
 resumed run draws the masks of the uninterrupted one.
+
+On-policy stages (PPO, GRPO) also give a rollout hook (Rollouts): every `steps_per_rollout` steps,
+before the step's micro-batches, the hook samples responses from the current model, scores them
+and computes their advantages into a buffer that batch_fn then reads. The buffer and the hook's
+own state (e.g. an adaptive KL coefficient) are part of each checkpoint, and the hook seeds its
+sampling from (seed, step, row), so a resumed run continues exactly, even from the middle of a
+rollout's PPO epochs. Offline stages give no hook and nothing changes for them.
 """
 
 import contextlib
@@ -24,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.distributed as dist
@@ -32,6 +40,7 @@ from tqdm.auto import tqdm
 
 from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, resolve_dtype
+from lmlab.errors import LmlabError
 from lmlab.runs import RunFolder, atomic_write
 
 
@@ -63,6 +72,21 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
 
 
+class Rollouts(Protocol):
+    """The rollout hook of an on-policy stage (module docstring)."""
+
+    steps_per_rollout: int  # optimizer steps trained on one rollout (PPO: epochs x minibatches)
+
+    def collect(self, model: torch.nn.Module, step: int) -> dict[str, float]:
+        """Sample, score and compute advantages with the current model (unwrapped, in eval mode) into the buffer
+        batch_fn reads; returns this rank's rollout metrics (means), which the trainer averages over ranks."""
+        ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict): ...
+
+
 @dataclass
 class TrainResult:
     step: int
@@ -84,8 +108,13 @@ class Trainer:
         tokens_per_step: int = 0,
         flops_per_token: float = 0.0,
         peak_flops: float = 0.0,
+        rollouts: Rollouts | None = None,
+        progress_keys: tuple[str, ...] = ("loss", "val_loss", "tokens_per_s"),
     ):
         self.cfg, self.run, self.device, self.dist = cfg, run, device, dist_info
+        self.rollouts, self.progress_keys = rollouts, progress_keys
+        self.rollout_metrics: dict[str, float] = {}  # of the latest rollout, logged with each step record
+        self.rollout_seconds = 0.0  # time spent collecting rollouts since the last logged record
         self.batch_fn, self.loss_fn, self.eval_fn = batch_fn, loss_fn, eval_fn
         self.dtype = resolve_dtype(cfg.dtype, device)
         self.model = model.to(device)
@@ -107,6 +136,9 @@ class Trainer:
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.rollouts is not None:
+            state["rollouts"] = self.rollouts.state_dict()  # this rank's buffer; see resume()
+            state["rollout_metrics"] = dict(self.rollout_metrics)
         return state
 
     def resume(self):
@@ -121,6 +153,19 @@ class Trainer:
             torch.set_rng_state(state["torch_rng"])
             if "cuda_rng" in state and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            if self.rollouts is not None and self.step % self.rollouts.steps_per_rollout:
+                # Mid-rollout: the buffer was sampled by weights that no longer exist; only the saved one continues
+                # exactly. A run on several processes saves rank 0's buffer only, so it resumes at rollout bounds.
+                if self.dist.world_size > 1:
+                    raise LmlabError(
+                        f"{self.run.path}: the checkpoint of step {self.step} lies inside a rollout; a run on several "
+                        "processes resumes only from checkpoints at rollout boundaries (eval_interval a multiple of "
+                        f"{self.rollouts.steps_per_rollout})"
+                    )
+                if "rollouts" not in state:
+                    raise LmlabError(f"{self.run.path}: the checkpoint of step {self.step} holds no rollout buffer")
+                self.rollouts.load_state_dict(state["rollouts"])
+                self.rollout_metrics = dict(state.get("rollout_metrics", {}))
         if self.dist.is_main:
             self._trim_metrics()
 
@@ -176,6 +221,8 @@ class Trainer:
         self.lr = lr_at(self.step, cfg, self.time_fraction())
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
+        if self.rollouts is not None and self.step % self.rollouts.steps_per_rollout == 0:
+            self.collect_rollouts()
         first = (self.step * world + rank) * cfg.grad_accum
         sums: dict[str, torch.Tensor] = {}  # "loss", "n" and the loss's metrics, summed over micro-batches
         for k in range(cfg.grad_accum):
@@ -208,6 +255,19 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         return totals.pop("loss") / n, float(grad_norm), {name: value / n for name, value in totals.items()}
+
+    def collect_rollouts(self):
+        t = time.perf_counter()
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.rollouts.collect(self.model, self.step)
+        self.model.train()
+        if self.dist.world_size > 1 and metrics:
+            values = torch.tensor(list(metrics.values()), dtype=torch.float64, device=self.device)
+            dist.all_reduce(values)
+            metrics = dict(zip(metrics, (values / self.dist.world_size).tolist()))
+        self.rollout_metrics = metrics
+        self.rollout_seconds += time.perf_counter() - t
 
     def time_fraction(self) -> float:
         return self.train_seconds / self.cfg.max_seconds if self.cfg.max_seconds > 0 else 0.0
@@ -262,12 +322,16 @@ class Trainer:
                         "step": self.step,
                         "loss": loss,
                         **step_metrics,
+                        **self.rollout_metrics,
                         "lr": self.lr,
                         "grad_norm": grad_norm,
                         "tokens_per_s": tokens_per_s,
                     }
                     if self.flops_per_token and self.peak_flops:
                         record["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
+                    if self.rollouts is not None:
+                        record["time/rollout_share"] = self.rollout_seconds / dt if dt > 0 else 0.0
+                        self.rollout_seconds = 0.0
                     checkpoint = self.step % cfg.eval_interval == 0 or is_last
                     if checkpoint:
                         record.update(self.evaluate())
@@ -276,7 +340,7 @@ class Trainer:
                         self.save()
                     last_metrics = record
                     bar.set_postfix(
-                        {k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss", "tokens_per_s")},
+                        {k.split("/")[-1]: f"{v:.4g}" for k, v in record.items() if k in self.progress_keys},
                         refresh=False,
                     )
                     t0, steps_timed = time.perf_counter(), 0

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -31,3 +32,20 @@ def text_file(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("".join(lines))
     return path
+
+
+@pytest.fixture(scope="session")
+def sentiment_policy(tmp_path_factory):
+    """A tiny char GPT (64-token context, fp32) that ends short lines with good, bad, happy or sad: the sentiment judge
+    (VADER) scores its continuations of any prompt, so PPO and GRPO have a reward they can raise in seconds."""
+    from lmlab.stages.pretrain import PretrainConfig, pretrain
+
+    root = tmp_path_factory.mktemp("sentiment-policy")
+    rng = np.random.default_rng(0)
+    words = "the and of to in that he shall unto for his lord they be is him them not".split()
+    ends = ["good.", "bad.", "happy.", "sad."]
+    lines = [" ".join(rng.choice(words, rng.integers(2, 6))) + " " + rng.choice(ends) + "\n" for _ in range(4000)]
+    (root / "corpus.txt").write_text("".join(lines))
+    overrides = dict(data=str(root / "corpus.txt"), max_iters=300, batch_size=16, block_size=64, dtype="float32",
+                     progress=False)  # fmt: skip
+    return pretrain(PretrainConfig.build("tiny", overrides=overrides), out=root / "pre")

@@ -31,9 +31,11 @@ from lmlab.runs import RunFolder, load_run
 
 
 def reference_of(run: str | Path) -> str | None:
-    """The reference a preference-trained run was measured against (its dpo.ref), else None."""
+    """The reference a preference- or RL-trained run was measured against (its dpo, ppo or grpo ref), else None."""
     record = RunFolder(run).read_config()
-    return (record.get("dpo") or {}).get("ref") or None
+    return next(
+        (record[stage]["ref"] for stage in ("dpo", "ppo", "grpo") if (record.get(stage) or {}).get("ref")), None
+    )
 
 
 @torch.no_grad()

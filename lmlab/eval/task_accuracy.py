@@ -31,12 +31,20 @@ def answer(model, tokenizer: Tokenizer, prompt: str, max_new_tokens: int) -> str
     return tokenizer.decode(out, skip_special_tokens=True)
 
 
+def dev_examples(name: str, n: int) -> list[tuple[str, str]]:
+    """n held-out instances for tuning: those after the first n (the reported ones). Like them they are unseen in
+    SFT (which trains on every other prompt), and disjoint from them, so a setting tuned here is reported fairly."""
+    return test_examples(name, 2 * n)[n:]
+
+
 @torch.no_grad()
-def accuracy(model, tokenizer: Tokenizer, tasks: list[str] | tuple[str, ...], n: int) -> dict[str, float]:
-    """Exact-match accuracy of a model on the first n held-out instances of each task."""
+def accuracy(
+    model, tokenizer: Tokenizer, tasks: list[str] | tuple[str, ...], n: int, split: str = "test"
+) -> dict[str, float]:
+    """Exact-match accuracy of a model on the first n held-out instances of each task (split "dev": dev instances)."""
     results = {}
     for name in tasks:
-        examples = test_examples(task(name).name, n)
+        examples = (dev_examples if split == "dev" else test_examples)(task(name).name, n)
         # An answer longer than the reference by more than a few tokens is wrong anyway.
         correct = sum(grade(answer(model, tokenizer, p, len(tokenizer.encode(a)) + 4), a) for p, a in examples)
         results[name] = correct / max(len(examples), 1)
@@ -44,11 +52,15 @@ def accuracy(model, tokenizer: Tokenizer, tasks: list[str] | tuple[str, ...], n:
 
 
 def task_accuracy(
-    run: str | Path, tasks: list[str] | tuple[str, ...] = HEADLINE_TASKS, n: int = 200, device="auto"
+    run: str | Path,
+    tasks: list[str] | tuple[str, ...] = HEADLINE_TASKS,
+    n: int = 200,
+    device="auto",
+    split: str = "test",
 ) -> dict[str, float]:
     """Exact-match accuracy of a run folder's model (pre-trained or SFT) per task: {task: fraction}."""
     from lmlab.device import pick_device
     from lmlab.runs import load_run
 
     model, tokenizer, _ = load_run(run, pick_device(device))
-    return accuracy(model, tokenizer, tasks, n)
+    return accuracy(model, tokenizer, tasks, n, split)

@@ -5,8 +5,10 @@ it. Stage 2 fine-tunes it on the built-in instruction tasks (SFT) and measures h
 accuracy before and after, with a few example conversations. Stage 3 learns from preferences on
 controlled sentiment (the DPO paper's IMDb experiment on the built-in corpus): preference pairs
 from the SFT model's own samples ranked by VADER, a reward model, and DPO, with the true reward,
-the win rate and the KL to the SFT model before and after. The report is RUN/report.md with its
-PNGs beside it; RUN/results.json holds the same figures for scripts.
+the win rate and the KL to the SFT model before and after. Then reinforcement learning: PPO against that reward
+model on the same task (RLHF), and GRPO with verifiable rewards on the task suite, with the reward/KL point of
+every stage and the task accuracy after GRPO. The report is RUN/report.md with its PNGs beside it;
+RUN/results.json holds the same figures for scripts.
 """
 
 import json
@@ -22,7 +24,9 @@ from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
 from lmlab.runs import load_run
 from lmlab.stages.dpo import DPOConfig, dpo
+from lmlab.stages.grpo import GRPOConfig, grpo
 from lmlab.stages.pairs import PairsConfig, build_pairs
+from lmlab.stages.ppo import PPOConfig, ppo
 from lmlab.stages.pretrain import PretrainConfig, pretrain
 from lmlab.stages.recipe import default_out
 from lmlab.stages.reward import RewardConfig, reward
@@ -81,12 +85,21 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "DPO on controlled-sentiment pairs",
     )  # fmt: skip
 
+    t = time.perf_counter()
+    rlhf = ppo(PPOConfig.build(preset, overrides=common), init=tuned, reward=reward_model, out=root / "ppo")
+    grpo_run = grpo(GRPOConfig.build(preset, overrides=common), init=tuned, out=root / "grpo")
+    timings["rl"] = time.perf_counter() - t
+    preference["ppo"] = evaluate_preference(rlhf, "sentiment", n=64 if quick else 256, device=device)
+    accuracy["after GRPO"] = task_accuracy(grpo_run, HEADLINE_TASKS, n_tasks, device)
+    rl_plots(rlhf, grpo_run, preference, root)
+
     report = [
         "# lmlab run",
         "",
         f"Settings: {'`--quick`' if quick else 'defaults'}. Pre-training {timings['pretrain'] / 60:.1f} min, "
         f"SFT {timings['sft'] / 60:.1f} min, "
-        f"preferences (pairs, reward model, DPO) {timings['preferences'] / 60:.1f} min.",
+        f"preferences (pairs, reward model, DPO) {timings['preferences'] / 60:.1f} min, "
+        f"reinforcement learning (PPO, GRPO) {timings['rl'] / 60:.1f} min.",
         "",
         "## Stage 1: pre-training (`cpu-small` GPT on the World English Bible)",
         "",
@@ -101,7 +114,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "",
         f"Exact-match accuracy on {n_tasks} held-out instances per task (greedy decoding):",
         "",
-        metrics_table(accuracy, list(HEADLINE_TASKS)),
+        metrics_table({k: accuracy[k] for k in ("pre-trained", "after SFT")}, list(HEADLINE_TASKS)),
         "",
         "![SFT loss](sft_loss.png)",
         "",
@@ -109,6 +122,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "",
         *[f"> **user:** {q}\n>\n> **assistant:** {a}\n" for q, a in conversations],
         *preference_report(preference),
+        *rl_report(preference, accuracy, n_tasks),
     ]
     (root / "report.md").write_text("\n".join(report))
     results = {
@@ -178,5 +192,78 @@ def preference_report(results: dict) -> list[str]:
         "Samples on held-out prompts (VADER reward of each):",
         "",
         *samples,
+        "",
+    ]
+
+
+def rl_plots(rlhf: Path, grpo_run: Path, preference: dict, root: Path):
+    """ppo_metrics.png and grpo_metrics.png (curves against step), frontier_points.png (reward against KL)."""
+    import matplotlib.pyplot as plt
+
+    plot_metrics(
+        rlhf,
+        {"reward": ["objective/scores", "objective/rlhf_reward"], "KL to SFT (nats)": ["objective/kl"],
+         "PPO": ["policy/clipfrac_avg", "policy/approxkl_avg", "val/explained_variance"]},
+        root / "ppo_metrics.png",
+        "PPO against the reward model (controlled sentiment; scores normalised by the reward model's statistics)",
+    )  # fmt: skip
+    from lmlab.data.preference_tasks import CORRECTNESS_TASKS
+
+    plot_metrics(
+        grpo_run,
+        {"accuracy of the sampled answers": [f"rewards/{t}" for t in CORRECTNESS_TASKS],
+         "groups": ["rollout/zero_spread_groups"], "KL to SFT (nats)": ["objective/kl"]},
+        root / "grpo_metrics.png",
+        "GRPO on the task suite (exact-match reward, 8 answers per prompt)",
+    )  # fmt: skip
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    for name, marker in (("sft", "k*"), ("dpo", "^"), ("ppo", "o")):
+        r = preference[name]
+        ax.errorbar([r.get("kl", 0.0)], [r["reward"]], yerr=[r["reward_sem"]], fmt=marker, label=name.upper(), ms=8)
+    ax.set(xlabel="KL(policy || SFT), nats per response", ylabel="mean VADER reward", title="Each stage's point")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(root / "frontier_points.png")
+    plt.close(fig)
+
+
+def rl_report(preference: dict, accuracy: dict, n_tasks: int) -> list[str]:
+    before, dpo_result, after = preference["sft"], preference["dpo"], preference["ppo"]
+    rows = {
+        name: {"mean VADER reward": r["reward"], "win rate vs SFT": f"{r['win_rate']:.1%}" if "win_rate" in r else "",
+               "KL to SFT (nats)": r.get("kl", 0.0)}
+        for name, r in (("SFT", before), ("DPO", dpo_result), ("PPO", after))
+    }  # fmt: skip
+    samples = ["| prompt | DPO response | reward | PPO response | reward |", "|---|---|---|---|---|"]
+    for d, p in zip(dpo_result["examples"], after["examples"]):
+        samples.append(
+            f"| {markdown_cell(p['prompt'])} | {markdown_cell(d['response'])} | {d['reward']:+.2f} "
+            f"| {markdown_cell(p['response'])} | {p['reward']:+.2f} |"
+        )
+    return [
+        "## Stage 3b: reinforcement learning (PPO and GRPO)",
+        "",
+        "RLHF as in InstructGPT: the SFT policy samples continuations of training prompts, the reward model above "
+        "scores them, a per-token KL penalty keeps the policy near the SFT model, and PPO (with a critic started "
+        "from the reward model) updates it. Measured like DPO, against the true reward (VADER):",
+        "",
+        metrics_table(rows, ["mean VADER reward", "win rate vs SFT", "KL to SFT (nats)"]),
+        "",
+        "![each stage's reward and KL](frontier_points.png)",
+        "",
+        "![PPO metrics](ppo_metrics.png)",
+        "",
+        "Samples on held-out prompts (VADER reward of each):",
+        "",
+        *samples,
+        "",
+        "GRPO with verifiable rewards: 8 answers per task prompt, each rewarded 1 when the task's grader accepts it, "
+        "advantages relative to the group (no critic, no reward model). Greedy exact match on "
+        f"{n_tasks} held-out instances per task:",
+        "",
+        metrics_table({k: accuracy[k] for k in ("after SFT", "after GRPO")}, list(HEADLINE_TASKS)),
+        "",
+        "![GRPO metrics](grpo_metrics.png)",
         "",
     ]

@@ -177,6 +177,50 @@ def generate_batch(
     return results
 
 
+@torch.no_grad()
+def sample_rows(
+    model,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    seeds: list[int],
+    temperature: float = 1.0,
+    stop_ids: tuple[int, ...] = (),
+) -> torch.Tensor:
+    """Continuations (B, S) of B prompts of equal length idx (B, T), each row drawing its randomness from its own
+    generator seeded with seeds[b], so a row's sample does not depend on which rows share its batch (the rollouts
+    of PPO and GRPO: a run on 2 processes samples what 1 process samples, and a resumed run what it would have).
+
+    Sampling by the Gumbel-max trick: argmax_v (logits_v / temperature + g_v) with g_v ~ Gumbel(0, 1) i.i.d. is a
+    sample of softmax(logits / temperature) (Gumbel 1954; Maddison et al. 2014); the noise of row b for every step
+    is drawn up front from generator b. Rows stop at their first stop id; after it (and for every row once all
+    have stopped) the result holds stop_ids[0]. S <= max_new_tokens. Temperature 0 is greedy.
+    """
+    device = idx.device
+    B, T = idx.shape
+    steps = min(max_new_tokens, model.config.block_size - T)
+    V = model.config.vocab_size
+    noise = None
+    if temperature > 0:
+        uniform = torch.stack([torch.rand(steps, V, generator=torch.Generator().manual_seed(s)) for s in seeds])
+        noise = -torch.log(-torch.log(uniform)).to(device)  # (B, S, V) Gumbel(0, 1); u = 0 gives -inf, never drawn
+    stops = torch.tensor(list(stop_ids) or [-1], device=device)
+    cache = model.new_cache(B, device)
+    new = torch.zeros(B, 0, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    for t in range(steps):
+        logits = model(idx if t == 0 else new[:, -1:], cache=cache, last_only=True)[:, -1].float()  # (B, V)
+        if noise is None:
+            token = logits.argmax(-1)
+        else:
+            token = (logits / temperature + noise[:, t]).argmax(-1)
+        token = torch.where(done, stops[0], token)  # a finished row repeats its stop id
+        new = torch.cat([new, token[:, None]], 1)
+        done |= torch.isin(token, stops)
+        if bool(done.all()):
+            break
+    return new
+
+
 def sample_responses(
     model,
     tokenizer,

@@ -16,6 +16,11 @@ import torch.nn.functional as F
 IGNORE = -100  # a target that is not learned (padding, prompt tokens): no loss, not counted
 
 
+def upcast(x: torch.Tensor) -> torch.Tensor:
+    """x in float32 at least: bf16/fp16 log-probs lose the small differences these losses are made of; float64 stays."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 class Loss(NamedTuple):
     sum: torch.Tensor  # scalar: the loss summed over the n terms
     n: int  # how many terms (target tokens, pairs) the sum covers

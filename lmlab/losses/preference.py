@@ -10,17 +10,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lmlab.losses import IGNORE, Loss
+from lmlab.losses import IGNORE, Loss, upcast
 
 DPO_LOSSES = ("sigmoid", "cdpo", "robust", "hinge", "ipo", "ipo_norm")
 
 # ORPO's odds p / (1 - p) are infinite at p = 1, and a float32 log-prob within ~1e-7 of 0 is rounding noise anyway.
 MAX_ORPO_LOGP = -1e-6
-
-
-def _upcast(x: torch.Tensor) -> torch.Tensor:
-    """x in float32 at least: bf16/fp16 log-probs lose the small differences these losses are made of; float64 stays."""
-    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 def sequence_logps(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,7 +29,7 @@ def sequence_logps(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.T
     B, T, V = logits.shape
     # cross_entropy is a fused log-softmax + gather: it never materialises (B, T, V) log-probs.
     token_nll = F.cross_entropy(
-        _upcast(logits).reshape(B * T, V), targets.reshape(B * T), ignore_index=IGNORE, reduction="none"
+        upcast(logits).reshape(B * T, V), targets.reshape(B * T), ignore_index=IGNORE, reduction="none"
     )
     logps = -token_nll.view(B, T).sum(-1)
     counts = (targets != IGNORE).sum(-1).to(logps.dtype)
@@ -46,7 +41,7 @@ def packed_sequence_logps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """sequence_logps of logits computed at some positions only (where the output head ran): logits (N, V) and
     targets (N,) at those positions, rows (N,) the sequence each belongs to, B sequences. Same results."""
-    token_nll = F.cross_entropy(_upcast(logits), targets, ignore_index=IGNORE, reduction="none")  # (N,)
+    token_nll = F.cross_entropy(upcast(logits), targets, ignore_index=IGNORE, reduction="none")  # (N,)
     logps = token_nll.new_zeros(B).index_add(0, rows, -token_nll)
     counts = token_nll.new_zeros(B).index_add(0, rows, (targets != IGNORE).to(token_nll.dtype))
     return logps, counts
@@ -111,8 +106,8 @@ def dpo_loss(
         raise ValueError(f"robust DPO needs label_smoothing in [0, 0.5), got {eps}")
     if loss_type not in ("cdpo", "robust") and eps != 0:
         raise ValueError(f"label_smoothing applies to cdpo and robust DPO only, not to {loss_type!r}")
-    chosen_logps, rejected_logps = _upcast(chosen_logps), _upcast(rejected_logps)
-    ref_chosen_logps, ref_rejected_logps = _upcast(ref_chosen_logps), _upcast(ref_rejected_logps)
+    chosen_logps, rejected_logps = upcast(chosen_logps), upcast(rejected_logps)
+    ref_chosen_logps, ref_rejected_logps = upcast(ref_chosen_logps), upcast(ref_rejected_logps)
 
     logratios = (chosen_logps - rejected_logps) - (ref_chosen_logps - ref_rejected_logps)  # h, (B,)
     if loss_type == "sigmoid":
@@ -144,7 +139,7 @@ def simpo_loss(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, beta: f
     Metrics: r(y_w) ("rewards/chosen"), r(y_l) ("rewards/rejected"), whether r(y_w) > r(y_l) ("rewards/accuracies"),
     r(y_w) - r(y_l) ("rewards/margins"), and the mean log-probs ("logps/chosen", "logps/rejected").
     """
-    chosen_logps, rejected_logps = _upcast(chosen_logps), _upcast(rejected_logps)
+    chosen_logps, rejected_logps = upcast(chosen_logps), upcast(rejected_logps)
     losses = -F.logsigmoid(beta * (chosen_logps - rejected_logps) - gamma)
     metrics = _preference_metrics(beta * chosen_logps, beta * rejected_logps, chosen_logps, rejected_logps)
     return Loss(losses.sum(), len(losses), metrics)
@@ -183,7 +178,7 @@ def orpo_loss(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, chosen_n
     difference ("rewards/accuracies", "rewards/margins"), the mean log-probs ("logps/chosen", "logps/rejected"),
     L_SFT ("nll_loss"), log sigma(log odds ratio) ("log_odds_ratio") and the log odds ratio ("log_odds_chosen").
     """
-    chosen_logps, rejected_logps, chosen_nll = _upcast(chosen_logps), _upcast(rejected_logps), _upcast(chosen_nll)
+    chosen_logps, rejected_logps, chosen_nll = upcast(chosen_logps), upcast(rejected_logps), upcast(chosen_nll)
 
     def log_odds(logps):  # log(P / (1 - P)) from log P
         logps = logps.clamp(max=MAX_ORPO_LOGP)
@@ -219,8 +214,8 @@ def bradley_terry_loss(
     Metrics: whether r(x, y_w) > r(x, y_l) ("accuracy"), r(x, y_w) - r(x, y_l) ("margin"), and the rewards
     ("rewards/chosen", "rewards/rejected").
     """
-    chosen_rewards, rejected_rewards = _upcast(chosen_rewards), _upcast(rejected_rewards)
-    m = 0.0 if margin is None else _upcast(margin)
+    chosen_rewards, rejected_rewards = upcast(chosen_rewards), upcast(rejected_rewards)
+    m = 0.0 if margin is None else upcast(margin)
     losses = -F.logsigmoid(chosen_rewards - rejected_rewards - m)
     if center_coef:
         losses = losses + center_coef * (chosen_rewards + rejected_rewards) ** 2

@@ -22,7 +22,7 @@ from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.runs import RunFolder
 from lmlab.tokenizer import Tokenizer
-from lmlab.trainer import Trainer
+from lmlab.trainer import Rollouts, Trainer
 
 
 def default_out(stage: str) -> Path:
@@ -58,6 +58,8 @@ class Recipe:
     record: dict = field(default_factory=dict)  # extra entries for the run record
     init_weights: Callable[[torch.nn.Module], None] | None = None  # a new run's starting weights (default: random)
     finish: Callable[[torch.nn.Module, RunFolder], None] | None = None  # after training, on rank 0
+    rollouts: Rollouts | None = None  # on-policy stages: the rollout hook (lmlab.trainer.Rollouts)
+    progress_keys: tuple[str, ...] = ("loss", "val_loss", "tokens_per_s")  # the metrics the progress bar shows
 
 
 def train_stage(
@@ -109,6 +111,8 @@ def train_stage(
             tokens_per_step=round(recipe.tokens_per_batch * t.grad_accum * world),
             flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
             peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * world,
+            rollouts=recipe.rollouts,
+            progress_keys=recipe.progress_keys,
         )
         if resume:
             trainer.resume()

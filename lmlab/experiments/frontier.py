@@ -1,0 +1,167 @@
+"""`lmlab frontier`: the reward/KL frontier of the DPO paper (Rafailov et al. 2023, fig. 2) on controlled sentiment.
+
+From one SFT run: preference pairs of its own samples ranked by VADER, a reward model on them, then policies that
+trade reward against distance from the SFT model, each measured the same way on held-out test prompts (one
+sample per prompt at temperature 1, lmlab.eval.preference): the mean true reward (VADER) against the KL to the
+SFT model (nats per response).
+- PPO with the learned reward model, at several KL coefficients beta;
+- PPO with the true reward (VADER itself: the paper's "PPO-GT"), at the same betas;
+- DPO at several betas;
+- best-of-N: N samples of the SFT model per prompt, the one the reward model scores highest; its KL to the SFT
+  model is at most log N - (N - 1) / N (Stiennon et al. 2020; Beirami et al. 2024), which is what is plotted.
+Writes OUT/frontier.png, OUT/frontier.md (the table) and OUT/frontier.json; the runs stay in OUT for inspection.
+"""
+
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from lmlab.config import Config, opt
+from lmlab.data.preference_tasks import fitting, task_prompts
+from lmlab.device import pick_device
+from lmlab.eval.judges import RewardModelJudge, SentimentJudge
+from lmlab.eval.preference import evaluate_preference
+from lmlab.experiments.report import metrics_table
+from lmlab.inference.generate import sample_responses
+from lmlab.runs import load_run
+from lmlab.stages.dpo import DPOConfig, dpo
+from lmlab.stages.pairs import PairsConfig, build_pairs
+from lmlab.stages.ppo import PPOConfig, ppo
+from lmlab.stages.recipe import default_out
+from lmlab.stages.reward import RewardConfig, reward
+
+
+@dataclass
+class FrontierSettings:
+    init: str = opt("", "the SFT run every policy starts from and is measured against")
+    pairs: str = opt("", "sentiment pairs of the SFT run (default: built with lmlab pairs' defaults)")
+    reward_model: str = opt("", "a reward model trained on them (default: trained with lmlab reward's defaults)")
+    dpo_betas: str = opt("0.03,0.1,0.3,1", "comma-separated betas of the DPO points")
+    ppo_kl_coefs: str = opt("0.02,0.05,0.2", "comma-separated KL coefficients of the PPO points (both rewards)")
+    best_of: str = opt("2,4,8,16", "comma-separated N of the best-of-N points")
+    n: int = opt(256, "held-out test prompts each point is measured on")
+    stage_preset: str = opt("", "preset of the pairs, reward, DPO and PPO runs (quick: minutes)")
+    seed: int = opt(0, "evaluation sampling seed")
+
+    def numbers(self, name: str) -> list[float]:
+        return [float(x) for x in getattr(self, name).split(",") if x.strip()]
+
+
+@dataclass
+class FrontierConfig(Config):
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "quick": dict(dpo_betas="0.1,1", ppo_kl_coefs="0.05", best_of="4", n=64, stage_preset="quick"),
+    }
+    frontier: FrontierSettings = field(default_factory=FrontierSettings)
+
+
+@torch.no_grad()
+def best_of_n(sft: str, reward_model: str, ns: list[int], n_prompts: int, seed: int, device) -> list[dict]:
+    """For each N, the true reward of the response (of N samples per prompt) that the reward model scores highest."""
+    policy = load_run(sft, device)
+    prompts = fitting(task_prompts("sentiment", "test", n_prompts), policy.tokenizer, policy.model, 24)[0]
+    asked = [p.as_pair_prompt() for p in prompts]
+    most = max(ns)
+    texts = sample_responses(policy.model, policy.tokenizer, asked, 24, seed=seed, samples=most)[2]
+    per_sample = [p for p in prompts for _ in range(most)]
+    learned = torch.tensor(RewardModelJudge(reward_model, device).score(per_sample, texts)).view(-1, most)
+    true = torch.tensor(SentimentJudge().score(per_sample, texts)).view(-1, most)
+    points = []
+    for n in ns:
+        best = learned[:, :n].argmax(1)  # the first n samples of each prompt: N independent draws
+        rewards = true[torch.arange(len(prompts)), best]
+        points.append({
+            "method": "best-of-N", "setting": f"N={n}", "reward": float(rewards.mean()),
+            "reward_sem": float(rewards.std() / math.sqrt(len(rewards))), "kl": math.log(n) - (n - 1) / n,
+        })  # fmt: skip
+    return points
+
+
+def point(method: str, setting: str, run: Path, n: int, seed: int) -> dict:
+    result = evaluate_preference(run, "sentiment", n=n, seed=seed)
+    return {"method": method, "setting": setting, "reward": result["reward"], "reward_sem": result["reward_sem"],
+            "kl": result["kl"], "win_rate": result["win_rate"], "run": str(run)}  # fmt: skip
+
+
+def plot_frontier(points: list[dict], sft_reward: float, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=120)
+    styles = {"PPO (reward model)": "o-", "PPO (true reward)": "s-", "DPO": "^-", "best-of-N": "d--"}
+    for method, style in styles.items():
+        mine = sorted((p for p in points if p["method"] == method), key=lambda p: p["kl"])
+        if mine:
+            ax.errorbar([p["kl"] for p in mine], [p["reward"] for p in mine], yerr=[p["reward_sem"] for p in mine],
+                        fmt=style, label=method, capsize=2, lw=1.2)  # fmt: skip
+            for p in mine:
+                ax.annotate(p["setting"], (p["kl"], p["reward"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.plot([0], [sft_reward], "k*", ms=10, label="SFT")
+    ax.set(xlabel="KL(policy || SFT), nats per response", ylabel="mean true reward (VADER)",
+           title="Controlled sentiment: reward against KL")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def run_frontier(config: FrontierConfig, out=None, device: str = "auto", progress: bool = True) -> Path:
+    f = config.frontier
+    root = Path(out or default_out("frontier"))
+    root.mkdir(parents=True, exist_ok=True)
+    common = {"device": device, "progress": progress}
+    preset = f.stage_preset or None
+    t0 = time.perf_counter()
+    pairs = f.pairs or build_pairs(PairsConfig.build(preset, overrides={**common, "init": f.init}), out=root / "pairs")
+    rm = f.reward_model or reward(RewardConfig.build(preset, overrides=common), init=f.init, data=pairs,
+                                  out=root / "reward")  # fmt: skip
+    sft = evaluate_preference(f.init, "sentiment", n=f.n, seed=f.seed)
+    points, timings = [], {}
+    for beta in f.numbers("dpo_betas"):
+        t = time.perf_counter()
+        run = dpo(DPOConfig.build(preset, overrides={**common, "beta": beta}), init=f.init, data=pairs,
+                  out=root / f"dpo-beta{beta:g}")  # fmt: skip
+        timings[f"dpo beta={beta:g}"] = time.perf_counter() - t
+        points.append(point("DPO", f"beta={beta:g}", run, f.n, f.seed))
+    for label, judge in (("PPO (reward model)", str(rm)), ("PPO (true reward)", "sentiment")):
+        for coef in f.numbers("ppo_kl_coefs"):
+            t = time.perf_counter()
+            name = f"ppo-{'rm' if judge != 'sentiment' else 'true'}-kl{coef:g}"
+            run = ppo(PPOConfig.build(preset, overrides={**common, "kl_coef": coef}), init=f.init, reward=judge,
+                      out=root / name)  # fmt: skip
+            timings[f"{label} beta={coef:g}"] = time.perf_counter() - t
+            points.append(point(label, f"beta={coef:g}", run, f.n, f.seed))
+    points += best_of_n(f.init, str(rm), [int(n) for n in f.numbers("best_of")], f.n, f.seed, pick_device(device))
+    plot_frontier(points, sft["reward"], root / "frontier.png")
+    rows = {"SFT": {"reward": sft["reward"], "KL (nats)": 0.0, "win rate vs SFT": ""}}
+    for p in points:
+        rows[f"{p['method']}, {p['setting']}"] = {
+            "reward": p["reward"], "KL (nats)": p["kl"], "win rate vs SFT": f"{p['win_rate']:.1%}" if "win_rate" in p
+            else ""}  # fmt: skip
+    table = metrics_table(rows, ["reward", "KL (nats)", "win rate vs SFT"])
+    minutes = (time.perf_counter() - t0) / 60
+    (root / "frontier.md").write_text(
+        f"# Reward against KL on controlled sentiment\n\nFrom {f.init}; {f.n} held-out prompts per point; "
+        f"{minutes:.1f} min in all.\n\n![frontier](frontier.png)\n\n{table}\n"
+    )
+    result = {"sft": {"reward": sft["reward"], "reward_sem": sft["reward_sem"]}, "points": points,
+              "timings_s": timings, "minutes": minutes, "pairs": str(pairs), "reward_model": str(rm)}  # fmt: skip
+    (root / "frontier.json").write_text(json.dumps(result, indent=1))
+    return root
+
+
+def dominates(points: list[dict], method: str, other: str) -> float:
+    """The share of `other`'s points that some point of `method` matches or beats in reward at no more KL."""
+    mine = [p for p in points if p["method"] == method]
+    theirs = [p for p in points if p["method"] == other]
+    return statistics.fmean(any(m["reward"] >= o["reward"] and m["kl"] <= o["kl"] for m in mine) for o in theirs)

@@ -1,0 +1,338 @@
+"""What the on-policy stages (PPO, GRPO) share: prompts, rollouts, rewards, and the buffer the training loop reads.
+
+A rollout is a batch of prompts of the reward's task (lmlab.data.preference_tasks, training split), a response
+sampled for each by the current policy (batched, with the KV cache), the judge's score of each response, and the
+per-token log-probabilities the losses need. The one training loop (lmlab.trainer) calls the stage's hook every
+`steps_per_rollout` optimizer steps; the stage computes advantages into a RolloutBuffer, and the loop's batch_fn
+reads micro-batches from it, epoch after epoch.
+
+Randomness is a function of (seed, rollout number, row): the prompts of rollout k come from a generator seeded with
+(seed, k), and row g of the rollout (counted over all processes) samples with its own generator seeded with
+(seed, k, g) (lmlab.inference.generate.sample_rows). So a run on W processes samples exactly the rows one process
+samples, and a resumed run the rows the uninterrupted one would have; the buffer is part of the checkpoint, so a
+run resumed in the middle of a rollout's epochs trains on the same rollout.
+
+Shapes: N rollout rows on this process, L = longest prompt + R tokens (right-padded), R the longest response.
+A response ends with its stop token (<|end|> or <|eos|>), which is part of it: stopping is an action too.
+"""
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from lmlab.config import opt
+from lmlab.data.preference_tasks import Prompt, check_task, task_prompts
+from lmlab.data.preferences import encode_prompt
+from lmlab.device import autocast
+from lmlab.errors import LmlabError
+from lmlab.eval.judges import RewardModelJudge, load_judge
+from lmlab.inference.generate import sample_rows
+from lmlab.losses import upcast
+from lmlab.losses.rl import KL_ESTIMATORS, masked_whiten
+from lmlab.runs import RunFolder
+from lmlab.stages.dpo import check_reference
+
+
+@dataclass
+class PolicySection:
+    """The fields PPO and GRPO share (each stage's section extends it)."""
+
+    init: str = opt("", "the run to start the policy from (an SFT run)")
+    reward: str = opt("", "what scores a response: a reward-model run, or a judge: sentiment | tasks")
+    ref: str = opt("", "the reference policy of the KL term (default: the init run)")
+    prompts: int = opt(12288, "training prompts of the reward's task to draw rollouts from")
+    max_new_tokens: int = opt(24, "longest response sampled")
+    temperature: float = opt(1.0, "sampling temperature (1 samples the policy itself, as the KL and ratios assume)")
+    kl_estimator: str = opt("k1", "per-token KL estimator: k1 | k2 | k3 (lmlab.losses.rl)", KL_ESTIMATORS)
+    num_minibatches: int = opt(1, "optimizer steps per epoch over a rollout (each of grad_accum x batch_size rows)")
+    epochs: int = opt(1, "passes over each rollout (PPO's epochs; GRPO's mu iterations)")
+    clip_low: float = opt(0.2, "PPO clip range eps: the ratio is clipped to [1 - clip_low, 1 + clip_high]")
+    clip_high: float = opt(0.0, "upper clip range (0: clip_low; DAPO's clip-higher uses 0.28)")
+    missing_eos_penalty: float = opt(0.0, "subtracted from the score of a response that ran out of tokens unfinished")
+    same_length_prompts: bool = opt(
+        False, "draw each rollout's prompts from one prompt length, so generation runs as one batch"
+    )
+    dropout: float = opt(0.0, "dropout in the policy while training (on-policy methods want none)")
+
+
+def check_policy_settings(s: PolicySection):
+    """The shared fields in their ranges, before a run folder is made."""
+    if s.max_new_tokens < 1:
+        raise LmlabError(f"max_new_tokens must be >= 1, got {s.max_new_tokens}")
+    if not 0 < s.temperature:
+        raise LmlabError(f"temperature must be > 0 for rollouts, got {s.temperature}")
+    if s.num_minibatches < 1 or s.epochs < 1:
+        raise LmlabError(f"num_minibatches and epochs must be >= 1, got {s.num_minibatches} and {s.epochs}")
+    if not 0 < s.clip_low < 1 or s.clip_high < 0:
+        raise LmlabError(f"clip ranges must be 0 < clip_low < 1 and clip_high >= 0, got {s.clip_low}, {s.clip_high}")
+    if s.prompts < 1:
+        raise LmlabError(f"prompts must be >= 1, got {s.prompts}")
+
+
+# ---- the reward ---------------------------------------------------------------------------
+class Reward:
+    """The judge of a stage's --reward and the prompt task it grades; a reward model's scores are normalised with the
+    mean and std it stored over the SFT policy's samples (Ziegler et al. 2019; TRL's reward normalisation)."""
+
+    def __init__(self, spec: str, tokenizer, device):
+        if not spec:
+            raise LmlabError("--reward is needed: a reward-model run, or a judge: sentiment | tasks")
+        path = RunFolder(spec)
+        if path.path.is_dir():
+            record = path.read_config()
+            if record.get("model_kind") != "reward-model":
+                raise LmlabError(
+                    f"{spec}: is a {record.get('stage')} run of a {record.get('model_kind')} model, not a reward model "
+                    "(train one with lmlab reward)"
+                )
+            if record.get("tokenizer_sha256") != tokenizer.sha256():
+                raise LmlabError(f"{spec}: the reward model has another tokenizer than the policy")
+            stats = record.get("reward_stats") or {"mean": 0.0, "std": 1.0}
+            self.mean, self.std = float(stats["mean"]), max(float(stats["std"]), 1e-6)
+        elif spec in ("sentiment", "tasks"):
+            self.mean, self.std = 0.0, 1.0
+        else:
+            raise LmlabError(f"--reward {spec!r}: expected a reward-model run folder, or a judge: sentiment | tasks")
+        self.judge = load_judge(spec, device)
+        self.task = check_task(self.judge.task)
+        self.run = spec if isinstance(self.judge, RewardModelJudge) else None
+
+    def score(self, prompts: list[Prompt], texts: list[str]) -> torch.Tensor:
+        return (torch.tensor(self.judge.score(prompts, texts), dtype=torch.float32) - self.mean) / self.std
+
+
+# ---- prompts ------------------------------------------------------------------------------
+class PromptPool:
+    """The training prompts of a task, tokenized; those leaving no room for max_new_tokens are dropped and counted."""
+
+    def __init__(self, task: str, n: int, seed: int, tokenizer, block_size: int, max_new_tokens: int):
+        prompts = task_prompts(task, "train", n, seed)
+        ids = [encode_prompt(tokenizer, p.as_pair_prompt()) for p in prompts]
+        kept = [i for i, x in enumerate(ids) if 0 < len(x) <= block_size - max_new_tokens]
+        if not kept:
+            raise LmlabError(f"no {task} prompt leaves room for {max_new_tokens} new tokens in {block_size}")
+        self.prompts, self.ids = [prompts[i] for i in kept], [ids[i] for i in kept]
+        self.too_long = len(prompts) - len(kept)
+        self.by_length: dict[int, list[int]] = {}
+        for i, x in enumerate(self.ids):
+            self.by_length.setdefault(len(x), []).append(i)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def draw(self, seed: int, rollout: int, n: int, same_length: bool) -> list[int]:
+        """n prompt indices for rollout `rollout`: uniformly at random, or (same_length) from the length of a prompt
+        drawn at random, so a length is chosen as often as its prompts are (without replacement where it has n)."""
+        rng = np.random.default_rng([seed, rollout, 23])
+        if not same_length:
+            return rng.choice(len(self), n, replace=len(self) < n).tolist()
+        pool = self.by_length[len(self.ids[int(rng.integers(len(self)))])]
+        return [pool[i] for i in rng.choice(len(pool), n, replace=len(pool) < n)]
+
+
+def row_seed(seed: int, rollout: int, row: int) -> int:
+    return int(np.random.SeedSequence([seed, rollout, row]).generate_state(1)[0])
+
+
+# ---- sampling and scoring -----------------------------------------------------------------
+@torch.no_grad()
+def sample_rollout(policy, prompt_ids: list[list[int]], seeds: list[int], s: PolicySection, stop_ids, pad_id) -> dict:
+    """Sample one response per prompt (rows with equal prompt lengths decode together) into right-padded tensors:
+    tokens (N, L), prompt_lengths (N,), mask (N, R) True at response tokens, ended (N,) True where a stop id ended it.
+    """
+    device = next(policy.parameters()).device
+    responses: list[list[int]] = [[] for _ in prompt_ids]
+    groups: dict[int, list[int]] = {}
+    for i, p in enumerate(prompt_ids):
+        groups.setdefault(len(p), []).append(i)
+    for rows in groups.values():
+        idx = torch.tensor([prompt_ids[i] for i in rows], device=device)
+        new = sample_rows(policy, idx, s.max_new_tokens, [seeds[i] for i in rows], s.temperature, stop_ids).tolist()
+        for i, ids in zip(rows, new):
+            responses[i] = next((ids[: k + 1] for k, t in enumerate(ids) if t in stop_ids), ids)
+    N, R = len(prompt_ids), max(len(r) for r in responses)
+    L = max(len(p) for p in prompt_ids) + R
+    tokens = torch.full((N, L), pad_id, dtype=torch.long)
+    mask = torch.zeros(N, R, dtype=torch.bool)
+    for i, (p, r) in enumerate(zip(prompt_ids, responses)):
+        tokens[i, : len(p) + len(r)] = torch.tensor(p + r)
+        mask[i, : len(r)] = True
+    ended = torch.tensor([bool(r) and r[-1] in stop_ids for r in responses])
+    prompt_lengths = torch.tensor([len(p) for p in prompt_ids])
+    return {"tokens": tokens, "prompt_lengths": prompt_lengths, "mask": mask, "ended": ended}
+
+
+def response_head_mask(batch: dict) -> torch.Tensor:
+    """(N, L - 1) True at the positions of tokens[:, :-1] that predict a response token (prompt_length - 1 + t)."""
+    N, R = batch["mask"].shape
+    positions = batch["prompt_lengths"][:, None] - 1 + torch.arange(R, device=batch["mask"].device)  # (N, R)
+    head = torch.zeros(N, batch["tokens"].size(1) - 1, dtype=torch.bool, device=batch["mask"].device)
+    rows = torch.arange(N, device=head.device)[:, None].expand(N, R)
+    head[rows[batch["mask"]], positions[batch["mask"]]] = True
+    return head
+
+
+def response_logps(model, batch: dict, entropy: bool = False, values: bool = False) -> dict[str, torch.Tensor]:
+    """Per-token quantities (N, R) of a batch of rollout rows, 0 outside the mask: "logps", log pi(o_t | x, o_<t) in
+    fp32; with entropy, "entropy" of pi at each position (detached: objective/entropy); with values, the critic's
+    "values" V(x, o_<t) (PolicyWithCritic). One forward through model(), so DDP sees it; the output head runs only at
+    the response positions, and the rows of each position are those of the mask, in order."""
+    head = response_head_mask(batch)
+    mask = batch["mask"]
+    out = model(batch["tokens"][:, :-1], target_mask=head, **({"with_values": True} if values else {}))
+    logits, v = out if values else (out, None)
+    logp_all = F.log_softmax(upcast(logits), dim=-1)  # (M, V), M = valid response tokens
+    targets = batch["tokens"][:, 1:][head]
+    result = {"logps": mask.new_zeros(mask.shape, dtype=logp_all.dtype).masked_scatter(
+        mask, logp_all.gather(-1, targets[:, None]).squeeze(-1))}  # fmt: skip
+    if entropy:
+        with torch.no_grad():
+            result["entropy"] = torch.zeros_like(result["logps"]).masked_scatter(
+                mask, -(logp_all.exp() * logp_all).sum(-1)
+            )
+    if values:
+        result["values"] = torch.zeros_like(result["logps"]).masked_scatter(mask, v.float())
+    return result
+
+
+def decode_responses(tokenizer, batch: dict) -> list[str]:
+    """The text of each row's response (its stop token dropped)."""
+    out = []
+    for tokens, P, n in zip(batch["tokens"].tolist(), batch["prompt_lengths"].tolist(), batch["mask"].sum(1).tolist()):
+        out.append(tokenizer.decode(tokens[P : P + n], skip_special_tokens=True))
+    return out
+
+
+def sample_and_score(model, chosen: list[int], seeds: list[int], pool: PromptPool, reward: Reward, s: PolicySection,
+                     tokenizer, dtype) -> tuple[dict, list[Prompt], float]:  # fmt: skip
+    """Rollout rows for prompts `chosen` (indices into the pool), each sampling with its seed, scored by the reward
+    (minus missing_eos_penalty where a response ran out of tokens): (data with "scores", prompts, seconds sampling)."""
+    device = next(model.parameters()).device
+    stop_ids, pad_id = (tokenizer.special_id("<|end|>"), tokenizer.eos_id), tokenizer.special_id("<|pad|>")
+    t = time.perf_counter()
+    with autocast(device, dtype):
+        data = sample_rollout(model, [pool.ids[i] for i in chosen], seeds, s, stop_ids, pad_id)
+    seconds = time.perf_counter() - t
+    data = {name: v.to(device) for name, v in data.items()}
+    prompts = [pool.prompts[i] for i in chosen]
+    scores = reward.score(prompts, decode_responses(tokenizer, data)).to(device)
+    data["scores"] = scores - s.missing_eos_penalty * (~data["ended"]).float()
+    return data, prompts, seconds
+
+
+@torch.no_grad()
+def first_epoch_logps(model, ref, buffer: "RolloutBuffer", dtype, values: bool = False) -> dict[str, torch.Tensor]:
+    """The rollout's per-token log-probs under the policy ("old_logps") and the reference ("ref_logps"), and with
+    values the critic's "values", each (N, R), computed on exactly the micro-batches the first epoch trains on: same
+    rows, same shapes, same kernels, so the first minibatch's ratio is exactly 1 in any precision."""
+    mask = buffer.data["mask"]
+    out = {name: torch.zeros(mask.shape, device=mask.device) for name in ("old_logps", "ref_logps", "values")}
+    for rows, batch in buffer.micro_batches(0):
+        with autocast(mask.device, dtype):
+            policy = response_logps(model, batch, values=values)
+            out["ref_logps"][rows] = response_logps(ref, batch)["logps"]
+        out["old_logps"][rows] = policy["logps"]
+        if values:
+            out["values"][rows] = policy["values"]
+    if not values:
+        del out["values"]
+    return out
+
+
+# ---- the buffer ---------------------------------------------------------------------------
+class RolloutBuffer:
+    """A rollout's tensors on this process, and the micro-batches of each epoch: a fresh permutation of the rows per
+    epoch (seeded with (seed, rollout, epoch, rank)), cut into num_minibatches x grad_accum micro-batches."""
+
+    def __init__(self, seed: int, rank: int, world: int, grad_accum: int, batch_size: int, s: PolicySection):
+        self.seed, self.rank, self.world, self.accum, self.batch_size = seed, rank, world, grad_accum, batch_size
+        self.num_minibatches, self.epochs = s.num_minibatches, s.epochs
+        self.steps_per_rollout = s.epochs * s.num_minibatches
+        self.rows = s.num_minibatches * grad_accum * batch_size  # rollout rows per process
+        self.data: dict[str, torch.Tensor] = {}
+        self.rollout = -1
+
+    def order(self, epoch: int) -> torch.Tensor:
+        if self.steps_per_rollout == 1:
+            return torch.arange(self.rows)
+        return torch.from_numpy(
+            np.random.default_rng([self.seed, self.rollout, epoch, self.rank]).permutation(self.rows)
+        )
+
+    def micro_batches(self, epoch: int):
+        """The (rows, batch) of each micro-batch of one epoch, in order."""
+        order = self.order(epoch)
+        for j in range(self.rows // self.batch_size):
+            rows = order[j * self.batch_size : (j + 1) * self.batch_size]
+            yield rows, self.select(rows)
+
+    def select(self, rows: torch.Tensor) -> dict:
+        """The buffer's rows `rows`, with token columns cut to the longest of them."""
+        batch = {name: value[rows] for name, value in self.data.items()}
+        L = int((batch["prompt_lengths"] + batch["mask"].sum(1)).max())
+        batch["tokens"] = batch["tokens"][:, : L + 1]  # + 1: response_hidden drops the last column
+        return batch
+
+    def __call__(self, index: int) -> dict:
+        """Micro-batch `index` of the trainer ((step * world + rank) * grad_accum + k)."""
+        k, q = index % self.accum, index // self.accum
+        step = q // self.world
+        assert q % self.world == self.rank and step // self.steps_per_rollout == self.rollout, (index, self.rollout)
+        local = step % self.steps_per_rollout
+        epoch, minibatch = divmod(local, self.num_minibatches)
+        j = minibatch * self.accum + k
+        return self.select(self.order(epoch)[j * self.batch_size : (j + 1) * self.batch_size])
+
+    def state_dict(self) -> dict:
+        return {"rollout": self.rollout, **{f"data/{k}": v for k, v in self.data.items()}}
+
+    def load_state_dict(self, state: dict):
+        self.rollout = int(state["rollout"])
+        self.data = {k.removeprefix("data/"): v for k, v in state.items() if k.startswith("data/")}
+
+
+def all_mean(values: dict[str, float], device) -> dict[str, float]:
+    """The mean over processes of each value, ignoring nan (a value a process has none of); keys that are nan on
+    every process are dropped. One all-reduce."""
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    t = torch.stack([torch.nan_to_num(t, nan=0.0), (~t.isnan()).double()])  # (2, K): sums and counts
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(t)
+    return {k: total / count for k, total, count in zip(values, t[0].tolist(), t[1].tolist()) if count}
+
+
+def whiten_across(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """masked_whiten over the valid positions of every process's rollout (mean and unbiased variance all-reduced)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return masked_whiten(x, mask)
+    x64 = torch.where(mask, x, 0).double()
+    stats = torch.stack([x64.sum(), mask.sum().double()])
+    dist.all_reduce(stats)
+    mean = stats[0] / stats[1]
+    squares = torch.where(mask, (x64 - mean) ** 2, 0).sum()
+    dist.all_reduce(squares)
+    var = squares / (stats[1] - 1)
+    return torch.where(mask, (x64 - mean) * torch.rsqrt(var + 1e-8), 0).to(x.dtype)
+
+
+def load_reference(ref: str, source: RunFolder, block_size: int, device):
+    """The frozen reference policy (checked: a causal GPT with the policy's tokenizer and context)."""
+    from lmlab.runs import load_run
+
+    check_reference(ref, source, block_size)
+    model = load_run(ref, device).model
+    model.requires_grad_(False)
+    return model
+
+
+def warn_negative_kl(kl: float, temperature: float):
+    print(
+        f"lmlab: warning: the estimated KL to the reference is negative ({kl:.3g} nats): the responses were not "
+        f"sampled from the policy the KL scores (temperature {temperature}); use temperature 1",
+        file=sys.stderr,
+    )
