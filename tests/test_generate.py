@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmlab.inference.generate import CachedContext, filter_logits, generate, generate_batch, next_token
+from lmlab.inference.generate import CachedContext, filter_logits, generate, generate_batch, next_token, sample_rows
 from lmlab.models import gpt
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
@@ -227,3 +227,30 @@ def test_seeded_generate_batch_is_reproducible_and_the_seed_matters():
 def test_generate_batch_refuses_a_prompt_that_leaves_no_room_for_a_token(length):
     with pytest.raises(ValueError, match=f"prompt 1 has {length} tokens"):
         generate_batch(tiny_gpt(), [[1, 2], [3] * length], 4)
+
+
+def test_a_row_of_sample_rows_draws_the_same_tokens_whichever_rows_share_its_batch():
+    model = tiny_gpt()
+    prompts = torch.randint(0, 64, (4, 5), generator=torch.Generator().manual_seed(1))
+    together = sample_rows(model, prompts, 8, seeds=[11, 12, 13, 14], stop_ids=(3,))
+    for b in range(4):
+        alone = sample_rows(model, prompts[b : b + 1], 8, seeds=[11 + b], stop_ids=(3,))
+        n = alone.size(1)
+        assert torch.equal(together[b, :n], alone[0]), b
+        assert (together[b, n:] == 3).all()  # after its stop id a finished row holds the stop id
+    assert not torch.equal(
+        sample_rows(model, prompts, 8, seeds=[21, 22, 23, 24]), sample_rows(model, prompts, 8, seeds=[11, 12, 13, 14])
+    )
+
+
+def test_sample_rows_draws_from_the_softmax_and_temperature_0_is_greedy():
+    """Gumbel-max: the frequency of each first token over many seeds matches softmax(logits / temperature)."""
+    model = tiny_gpt()
+    prompt = torch.randint(0, 64, (1, 5), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        probs = F.softmax(model(prompt)[0, -1] / 1.5, -1)
+    firsts = sample_rows(model, prompt.expand(4000, -1), 1, seeds=list(range(4000)), temperature=1.5)[:, 0]
+    frequency = torch.bincount(firsts, minlength=64).float() / 4000
+    assert (frequency - probs).abs().max() < 0.03  # ~4 standard errors of the likeliest token's frequency
+    greedy = list(generate(model, prompt[0].tolist(), 6, temperature=0.0))
+    assert sample_rows(model, prompt, 6, seeds=[0], temperature=0.0)[0].tolist() == greedy

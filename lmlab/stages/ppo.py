@@ -63,7 +63,7 @@ from lmlab.stages.rollouts import (
 
 @dataclass
 class PPOSection(PolicySection):
-    epochs: int = opt(4, "PPO epochs: passes over each rollout")
+    epochs: int = opt(2, "PPO epochs: passes over each rollout")
     num_minibatches: int = opt(2, "optimizer steps per epoch over a rollout (each of grad_accum x batch_size rows)")
     same_length_prompts: bool = opt(
         True, "draw each rollout's prompts from one prompt length, so generation runs as one batch"
@@ -84,9 +84,12 @@ TRAINING_ONLY = ("critic.", "value_head.")  # weights the policy does not need o
 
 
 def ppo_training_defaults() -> TrainConfig:
-    # 64 rollouts per rollout step (2 minibatches of 32), 4 epochs: 8 optimizer steps per rollout.
+    # 64 responses per rollout (2 minibatches of 32), 2 epochs: 4 optimizer steps per rollout, 80 rollouts. Chosen on
+    # the cpu-small SFT model's controlled sentiment (dev prompts, reward model of lmlab run): lr 1e-4 with 2 epochs
+    # reached VADER reward 0.61 at KL 9.7 nats, val/ratio within [0.97, 1.04]; with 4 epochs (400 steps) 0.40 at KL
+    # 11, clip fraction ~0.5 early and val/ratio up to 1.11; lr 3e-5 with 4 epochs had KL 1.7 after 400 steps.
     return TrainConfig(
-        max_iters=800, batch_size=32, lr=3e-5, min_lr=3e-6, warmup_iters=8, weight_decay=0.0,
+        max_iters=320, batch_size=32, lr=1e-4, min_lr=1e-5, warmup_iters=8, weight_decay=0.0,
         eval_interval=80, log_interval=8,
     )  # fmt: skip
 
@@ -95,7 +98,7 @@ def ppo_training_defaults() -> TrainConfig:
 class PPOConfig(StageConfig):
     STAGE: ClassVar[str] = "ppo"
     PRESETS: ClassVar[dict[str, dict]] = {
-        "quick": dict(max_iters=160, eval_interval=80),  # lmlab run --quick
+        "quick": dict(max_iters=80, eval_interval=40),  # lmlab run --quick
         "tiny": dict(  # tests
             max_iters=4,
             batch_size=4,
@@ -217,7 +220,7 @@ class PPORollouts:
             device,
         )
         self.kl.update(metrics["objective/kl"], N * world)
-        if metrics["objective/kl"] < 0 and not self.warned and self.ctx.dist.is_main:
+        if metrics["objective/kl"] < -0.05 and not self.warned and self.ctx.dist.is_main:  # beyond sampling noise
             warn_negative_kl(metrics["objective/kl"], s.temperature)
             self.warned = True
         return metrics

@@ -19,6 +19,7 @@ A response ends with its stop token (<|end|> or <|eos|>), which is part of it: s
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -82,9 +83,10 @@ class Reward:
     def __init__(self, spec: str, tokenizer, device):
         if not spec:
             raise LmlabError("--reward is needed: a reward-model run, or a judge: sentiment | tasks")
-        path = RunFolder(spec)
-        if path.path.is_dir():
-            record = path.read_config()
+        if spec in ("sentiment", "tasks"):
+            self.mean, self.std = 0.0, 1.0
+        elif Path(spec).is_dir():
+            record = RunFolder(spec).read_config()
             if record.get("model_kind") != "reward-model":
                 raise LmlabError(
                     f"{spec}: is a {record.get('stage')} run of a {record.get('model_kind')} model, not a reward model "
@@ -94,8 +96,6 @@ class Reward:
                 raise LmlabError(f"{spec}: the reward model has another tokenizer than the policy")
             stats = record.get("reward_stats") or {"mean": 0.0, "std": 1.0}
             self.mean, self.std = float(stats["mean"]), max(float(stats["std"]), 1e-6)
-        elif spec in ("sentiment", "tasks"):
-            self.mean, self.std = 0.0, 1.0
         else:
             raise LmlabError(f"--reward {spec!r}: expected a reward-model run folder, or a judge: sentiment | tasks")
         self.judge = load_judge(spec, device)

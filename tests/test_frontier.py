@@ -1,0 +1,25 @@
+"""`lmlab frontier` end to end on conftest's tiny sentiment policy, with the tiny preset of every stage."""
+
+import json
+
+from lmlab import cli
+
+
+def test_frontier_writes_a_png_a_table_and_a_point_per_setting(sentiment_policy, tmp_path, capsys):
+    out = tmp_path / "frontier"
+    args = ["frontier", "--init", str(sentiment_policy), "--out", str(out), "--stage-preset", "tiny",
+            "--dpo-betas", "0.1,1", "--ppo-kl-coefs", "0.05", "--best-of", "2,4", "--n", "16", "--device", "cpu",
+            "--no-progress"]  # fmt: skip
+    assert cli.main(args) == 0
+    result = json.loads((out / "frontier.json").read_text())
+    settings = [(p["method"], p["setting"]) for p in result["points"]]
+    assert settings == [("DPO", "beta=0.1"), ("DPO", "beta=1"), ("PPO (reward model)", "beta=0.05"),
+                        ("PPO (true reward)", "beta=0.05"), ("best-of-N", "N=2"), ("best-of-N", "N=4")]  # fmt: skip
+    for p in result["points"]:
+        assert -1 <= p["reward"] <= 1 and p["kl"] >= -1.0, p  # VADER is in [-1, 1]; a KL estimate near 0 may dip
+    best_of = [p["kl"] for p in result["points"] if p["method"] == "best-of-N"]
+    assert best_of == [0.6931471805599453 - 0.5, 1.3862943611198906 - 0.75]  # log N - (N - 1) / N
+    assert (out / "frontier.png").stat().st_size > 10_000
+    table = (out / "frontier.md").read_text()
+    assert "| DPO, beta=0.1 |" in table and "| best-of-N, N=4 |" in table and "![frontier](frontier.png)" in table
+    assert "frontier.md" in capsys.readouterr().out
