@@ -105,3 +105,16 @@ def test_bad_settings_are_one_line_errors_with_exit_code_2_and_no_folder(sentime
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lmlab: error: ") and message in err[0], err
     assert not out.exists()
+
+
+def test_at_a_temperature_the_log_probs_are_those_of_the_tempered_policy(sentiment_policy, tmp_path):
+    """Ratios and KL score softmax(logits / T), the distribution sampled: ratio 1 and KL 0 before the first update,
+    and an entropy below the untempered one's at T = 0.5."""
+    entropies = []
+    for temperature in (1.0, 0.5):
+        run = grpo(GRPOConfig.build("tiny"), init=sentiment_policy, out=tmp_path / f"t{temperature}",
+                   overrides={**SMALL, "max_iters": 1, "temperature": temperature})  # fmt: skip
+        (first,) = logged(run)
+        assert first["val/ratio"] == 1.0 and first["objective/kl"] == 0.0
+        entropies.append(first["objective/entropy"])
+    assert entropies[1] < 0.8 * entropies[0]

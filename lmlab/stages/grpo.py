@@ -125,7 +125,7 @@ def make_loss(s: GRPOSection):
 
     def loss(model, batch: dict) -> Loss:
         mask = batch["mask"]
-        new = response_logps(model, batch, entropy=True)
+        new = response_logps(model, batch, entropy=True, temperature=s.temperature)
         advantages = batch["advantages"][:, None].expand_as(mask)  # a response's advantage, on each of its tokens
         per_token, ratio, clipped = clipped_policy_loss(
             new["logps"], batch["old_logps"], advantages, s.clip_low, clip_high
@@ -181,7 +181,7 @@ class GRPORollouts:
         buffer.data = data
         scores, mask = data["scores"], data["mask"]
         buffer.data["advantages"] = group_advantages(scores, G, GRPO_LOSSES[s.loss][0])
-        buffer.data.update(first_epoch_logps(model, self.ref, buffer, self.dtype))
+        buffer.data.update(first_epoch_logps(model, self.ref, buffer, self.dtype, temperature=s.temperature))
         kl = torch.where(mask, buffer.data["old_logps"] - buffer.data["ref_logps"], 0).sum(1)
         lengths = mask.sum(1).float()
         metrics = {

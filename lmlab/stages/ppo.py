@@ -130,7 +130,7 @@ def make_loss(s: PPOSection):
     def loss(model, batch: dict) -> Loss:
         """The clipped surrogate plus vf_coef x the clipped value loss, summed over the batch's response tokens."""
         mask = batch["mask"]
-        new = response_logps(model, batch, entropy=True, values=True)
+        new = response_logps(model, batch, entropy=True, values=True, temperature=s.temperature)
         policy_loss, ratio, clipped = clipped_policy_loss(
             new["logps"], batch["old_logps"], batch["advantages"], s.clip_low, clip_high
         )
@@ -194,7 +194,7 @@ class PPORollouts:
         )
         buffer.data = data
         mask, scores = data["mask"], data["scores"]
-        logps = first_epoch_logps(model, self.ref, buffer, self.dtype, values=True)
+        logps = first_epoch_logps(model, self.ref, buffer, self.dtype, values=True, temperature=s.temperature)
         old_logps, ref_logps, values = logps["old_logps"], logps["ref_logps"], logps["values"]
         kl = torch.where(mask, kl_penalty(old_logps, ref_logps, s.kl_estimator), 0)  # (N, R)
         kl1 = torch.where(mask, old_logps - ref_logps, 0).sum(1)  # k1 per response: the KL figure reported
@@ -221,7 +221,7 @@ class PPORollouts:
         )
         self.kl.update(metrics["objective/kl"], N * world)
         if metrics["objective/kl"] < -0.05 and not self.warned and self.ctx.dist.is_main:  # beyond sampling noise
-            warn_negative_kl(metrics["objective/kl"], s.temperature)
+            warn_negative_kl(metrics["objective/kl"])
             self.warned = True
         return metrics
 

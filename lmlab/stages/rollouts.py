@@ -48,7 +48,9 @@ class PolicySection:
     ref: str = opt("", "the reference policy of the KL term (default: the init run)")
     prompts: int = opt(12288, "training prompts of the reward's task to draw rollouts from")
     max_new_tokens: int = opt(24, "longest response sampled")
-    temperature: float = opt(1.0, "sampling temperature (1 samples the policy itself, as the KL and ratios assume)")
+    temperature: float = opt(
+        1.0, "sampling temperature; log-probs, ratios and KL are those of softmax(logits / temperature), as TRL"
+    )
     kl_estimator: str = opt("k1", "per-token KL estimator: k1 | k2 | k3 (lmlab.losses.rl)", KL_ESTIMATORS)
     num_minibatches: int = opt(1, "optimizer steps per epoch over a rollout (each of grad_accum x batch_size rows)")
     epochs: int = opt(1, "passes over each rollout (PPO's epochs; GRPO's mu iterations)")
@@ -177,16 +179,19 @@ def response_head_mask(batch: dict) -> torch.Tensor:
     return head
 
 
-def response_logps(model, batch: dict, entropy: bool = False, values: bool = False) -> dict[str, torch.Tensor]:
+def response_logps(
+    model, batch: dict, entropy: bool = False, values: bool = False, temperature: float = 1.0
+) -> dict[str, torch.Tensor]:
     """Per-token quantities (N, R) of a batch of rollout rows, 0 outside the mask: "logps", log pi(o_t | x, o_<t) in
-    fp32; with entropy, "entropy" of pi at each position (detached: objective/entropy); with values, the critic's
-    "values" V(x, o_<t) (PolicyWithCritic). One forward through model(), so DDP sees it; the output head runs only at
-    the response positions, and the rows of each position are those of the mask, in order."""
+    fp32 of the distribution the rollouts were sampled from, softmax(logits / temperature) (as TRL); with entropy,
+    "entropy" of pi at each position (detached: objective/entropy); with values, the critic's "values" V(x, o_<t)
+    (PolicyWithCritic). One forward through model(), so DDP sees it; the output head runs only at the response
+    positions, and the rows of each position are those of the mask, in order."""
     head = response_head_mask(batch)
     mask = batch["mask"]
     out = model(batch["tokens"][:, :-1], target_mask=head, **({"with_values": True} if values else {}))
     logits, v = out if values else (out, None)
-    logp_all = F.log_softmax(upcast(logits), dim=-1)  # (M, V), M = valid response tokens
+    logp_all = F.log_softmax(upcast(logits) / temperature, dim=-1)  # (M, V), M = valid response tokens
     targets = batch["tokens"][:, 1:][head]
     result = {"logps": mask.new_zeros(mask.shape, dtype=logp_all.dtype).masked_scatter(
         mask, logp_all.gather(-1, targets[:, None]).squeeze(-1))}  # fmt: skip
@@ -226,7 +231,9 @@ def sample_and_score(model, chosen: list[int], seeds: list[int], pool: PromptPoo
 
 
 @torch.no_grad()
-def first_epoch_logps(model, ref, buffer: "RolloutBuffer", dtype, values: bool = False) -> dict[str, torch.Tensor]:
+def first_epoch_logps(
+    model, ref, buffer: "RolloutBuffer", dtype, values: bool = False, temperature: float = 1.0
+) -> dict[str, torch.Tensor]:
     """The rollout's per-token log-probs under the policy ("old_logps") and the reference ("ref_logps"), and with
     values the critic's "values", each (N, R), computed on exactly the micro-batches the first epoch trains on: same
     rows, same shapes, same kernels, so the first minibatch's ratio is exactly 1 in any precision."""
@@ -234,8 +241,8 @@ def first_epoch_logps(model, ref, buffer: "RolloutBuffer", dtype, values: bool =
     out = {name: torch.zeros(mask.shape, device=mask.device) for name in ("old_logps", "ref_logps", "values")}
     for rows, batch in buffer.micro_batches(0):
         with autocast(mask.device, dtype):
-            policy = response_logps(model, batch, values=values)
-            out["ref_logps"][rows] = response_logps(ref, batch)["logps"]
+            policy = response_logps(model, batch, values=values, temperature=temperature)
+            out["ref_logps"][rows] = response_logps(ref, batch, temperature=temperature)["logps"]
         out["old_logps"][rows] = policy["logps"]
         if values:
             out["values"][rows] = policy["values"]
@@ -330,9 +337,9 @@ def load_reference(ref: str, source: RunFolder, block_size: int, device):
     return model
 
 
-def warn_negative_kl(kl: float, temperature: float):
+def warn_negative_kl(kl: float):
     print(
-        f"lmlab: warning: the estimated KL to the reference is negative ({kl:.3g} nats): the responses were not "
-        f"sampled from the policy the KL scores (temperature {temperature}); use temperature 1",
+        f"lmlab: warning: the estimated KL to the reference is negative ({kl:.3g} nats per response): the responses "
+        "were not sampled from the distribution the KL scores (another sampler, or a policy changed in between)",
         file=sys.stderr,
     )
