@@ -15,7 +15,7 @@ from lmlab.stages.rollouts import response_logps
 from lmlab.trainer import Trainer
 
 FP32 = dict(dtype="float32", progress=False)
-SMALL = dict(reward="sentiment", max_new_tokens=8, prompts=256, **FP32)  # with the preset tiny
+SMALL = dict(reward="sentiment", max_new_tokens=8, prompts=256, temperature=1.0, **FP32)  # with the preset tiny
 
 
 def logged(run) -> list[dict]:
@@ -58,7 +58,7 @@ def rollout_rows(model, n: int = 16) -> dict:
 def test_one_batch_of_16_rows_gives_the_gradient_of_4_accumulated_batches_of_4(sentiment_policy, loss):
     """Each aggregation is a sum and a count of whole tokens or sequences, so accumulating micro-batches of unequal
     token counts gives the loss and gradient of one batch, up to fp32 rounding."""
-    section = GRPOSection(loss=loss, kl_coef=0.1, max_new_tokens=8)
+    section = GRPOSection(loss=loss, kl_coef=0.1, max_new_tokens=8, temperature=1.0)
     batch = rollout_rows(load_run(sentiment_policy).model)
     grads, losses = [], []
     for accum in (1, 4):

@@ -14,7 +14,6 @@ Writes OUT/frontier.png, OUT/frontier.md (the table) and OUT/frontier.json; the 
 
 import json
 import math
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,10 +157,3 @@ def run_frontier(config: FrontierConfig, out=None, device: str = "auto", progres
               "timings_s": timings, "minutes": minutes, "pairs": str(pairs), "reward_model": str(rm)}  # fmt: skip
     (root / "frontier.json").write_text(json.dumps(result, indent=1))
     return root
-
-
-def dominates(points: list[dict], method: str, other: str) -> float:
-    """The share of `other`'s points that some point of `method` matches or beats in reward at no more KL."""
-    mine = [p for p in points if p["method"] == method]
-    theirs = [p for p in points if p["method"] == other]
-    return statistics.fmean(any(m["reward"] >= o["reward"] and m["kl"] <= o["kl"] for m in mine) for o in theirs)

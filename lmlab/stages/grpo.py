@@ -51,7 +51,7 @@ from lmlab.stages.rollouts import (
     first_epoch_logps,
     load_reference,
     response_logps,
-    row_seed,
+    rollout_prompts,
     sample_and_score,
 )
 
@@ -167,11 +167,8 @@ class GRPORollouts:
         k = step // self.steps_per_rollout
         buffer.rollout, N = k, buffer.rows
         groups = N // G  # per process
-        drawn = self.pool.draw(self.seed, k, groups * world * s.oversample, s.same_length_prompts)
-        mine = drawn[rank * groups * s.oversample : (rank + 1) * groups * s.oversample]  # whole groups per process
-        chosen = [i for i in mine for _ in range(G)]
-        first_row = rank * groups * s.oversample * G
-        seeds = [row_seed(self.seed, k, first_row + i) for i in range(len(chosen))]
+        chosen, seeds = rollout_prompts(self.pool, self.seed, k, rank, world, groups * s.oversample, G,
+                                        s.same_length_prompts)  # fmt: skip
         data, prompts, seconds = sample_and_score(model, chosen, seeds, self.pool, self.reward, s, self.tokenizer,
                                                   self.dtype)  # fmt: skip
         sampled, sampled_prompts = data["scores"], prompts  # the metrics describe every sampled response

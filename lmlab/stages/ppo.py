@@ -54,7 +54,7 @@ from lmlab.stages.rollouts import (
     first_epoch_logps,
     load_reference,
     response_logps,
-    row_seed,
+    rollout_prompts,
     sample_and_score,
     warn_negative_kl,
     whiten_across,
@@ -187,8 +187,7 @@ class PPORollouts:
         rank, world = self.ctx.dist.rank, self.ctx.dist.world_size
         k = step // self.steps_per_rollout
         buffer.rollout, N = k, buffer.rows
-        chosen = self.pool.draw(self.seed, k, N * world, s.same_length_prompts)[rank * N : (rank + 1) * N]
-        seeds = [row_seed(self.seed, k, rank * N + i) for i in range(N)]
+        chosen, seeds = rollout_prompts(self.pool, self.seed, k, rank, world, N, same_length=s.same_length_prompts)
         data, _, generate_seconds = sample_and_score(
             model, chosen, seeds, self.pool, self.reward, s, self.tokenizer, self.dtype
         )

@@ -141,6 +141,17 @@ def row_seed(seed: int, rollout: int, row: int) -> int:
     return int(np.random.SeedSequence([seed, rollout, row]).generate_state(1)[0])
 
 
+def rollout_prompts(pool: PromptPool, seed: int, rollout: int, rank: int, world: int, prompts: int, group_size: int = 1,
+                    same_length: bool = False) -> tuple[list[int], list[int]]:  # fmt: skip
+    """This process's rows of rollout `rollout`: (pool indices, sampling seeds). `prompts` prompts per process are
+    drawn for all processes at once from (seed, rollout), each asked group_size times in a row, and row g (counted
+    over all processes) samples with the seed of (seed, rollout, g), so the split over processes changes nothing."""
+    drawn = pool.draw(seed, rollout, prompts * world, same_length)
+    chosen = [i for i in drawn[rank * prompts : (rank + 1) * prompts] for _ in range(group_size)]
+    first = rank * prompts * group_size
+    return chosen, [row_seed(seed, rollout, first + i) for i in range(len(chosen))]
+
+
 # ---- sampling and scoring -----------------------------------------------------------------
 @torch.no_grad()
 def sample_rollout(policy, prompt_ids: list[list[int]], seeds: list[int], s: PolicySection, stop_ids, pad_id) -> dict:
