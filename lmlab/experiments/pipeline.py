@@ -155,19 +155,31 @@ def preference_results(sft_run: Path, reward_run: Path, policy: Path, n: int, de
     return {"sft": before, "dpo": after, "reward_model": reward_eval}
 
 
+def reward_rows(results: dict[str, dict]) -> dict[str, dict]:
+    """Rows of the reward table: each policy's mean VADER reward, win rate against SFT and KL to SFT."""
+    return {
+        name: {"mean VADER reward": r["reward"], "win rate vs SFT": f"{r['win_rate']:.1%}" if "win_rate" in r else "",
+               "KL to SFT (nats)": r.get("kl", 0.0)}
+        for name, r in results.items()
+    }  # fmt: skip
+
+
+def samples_table(left: tuple[str, dict], right: tuple[str, dict]) -> list[str]:
+    """Markdown rows: each held-out prompt with two policies' responses and their rewards, side by side."""
+    (a_name, a), (b_name, b) = left, right
+    lines = [f"| prompt | {a_name} response | reward | {b_name} response | reward |", "|---|---|---|---|---|"]
+    for x, y in zip(a["examples"], b["examples"]):
+        lines.append(
+            f"| {markdown_cell(x['prompt'])} | {markdown_cell(x['response'])} | {x['reward']:+.2f} "
+            f"| {markdown_cell(y['response'])} | {y['reward']:+.2f} |"
+        )
+    return lines
+
+
 def preference_report(results: dict) -> list[str]:
     before, after, rm = results["sft"], results["dpo"], results["reward_model"]
-    rows = {
-        "SFT": {"mean VADER reward": before["reward"], "win rate vs SFT": "", "KL to SFT (nats)": 0.0},
-        "DPO": {"mean VADER reward": after["reward"], "win rate vs SFT": f"{after['win_rate']:.1%}",
-                "KL to SFT (nats)": after["kl"]},
-    }  # fmt: skip
-    samples = ["| prompt | SFT response | reward | DPO response | reward |", "|---|---|---|---|---|"]
-    for b, a in zip(before["examples"], after["examples"]):
-        samples.append(
-            f"| {markdown_cell(b['prompt'])} | {markdown_cell(b['response'])} | {b['reward']:+.2f} "
-            f"| {markdown_cell(a['response'])} | {a['reward']:+.2f} |"
-        )
+    rows = reward_rows({"SFT": before, "DPO": after})
+    samples = samples_table(("SFT", before), ("DPO", after))
     return [
         "## Stage 3: learning from preferences (controlled sentiment)",
         "",
@@ -230,17 +242,8 @@ def rl_plots(rlhf: Path, grpo_run: Path, preference: dict, root: Path):
 
 def rl_report(preference: dict, accuracy: dict, n_tasks: int) -> list[str]:
     before, dpo_result, after = preference["sft"], preference["dpo"], preference["ppo"]
-    rows = {
-        name: {"mean VADER reward": r["reward"], "win rate vs SFT": f"{r['win_rate']:.1%}" if "win_rate" in r else "",
-               "KL to SFT (nats)": r.get("kl", 0.0)}
-        for name, r in (("SFT", before), ("DPO", dpo_result), ("PPO", after))
-    }  # fmt: skip
-    samples = ["| prompt | DPO response | reward | PPO response | reward |", "|---|---|---|---|---|"]
-    for d, p in zip(dpo_result["examples"], after["examples"]):
-        samples.append(
-            f"| {markdown_cell(p['prompt'])} | {markdown_cell(d['response'])} | {d['reward']:+.2f} "
-            f"| {markdown_cell(p['response'])} | {p['reward']:+.2f} |"
-        )
+    rows = reward_rows({"SFT": before, "DPO": dpo_result, "PPO": after})
+    samples = samples_table(("DPO", dpo_result), ("PPO", after))
     return [
         "## Stage 3b: reinforcement learning (PPO and GRPO)",
         "",

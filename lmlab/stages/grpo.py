@@ -24,8 +24,7 @@ from typing import ClassVar
 
 import torch
 
-from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
-from lmlab.device import resolve_dtype
+from lmlab.config import StageConfig, TrainConfig, opt
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.losses.rl import (
@@ -37,19 +36,14 @@ from lmlab.losses.rl import (
     zero_spread_groups,
 )
 from lmlab.models import build_model
-from lmlab.models.config import ModelConfig
-from lmlab.runs import RunFolder
-from lmlab.stages.dpo import policy_record
 from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
 from lmlab.stages.rollouts import (
     PolicySection,
-    PromptPool,
-    Reward,
+    PolicySetup,
     RolloutBuffer,
     all_mean,
     check_policy_settings,
     first_epoch_logps,
-    load_reference,
     response_logps,
     rollout_prompts,
     sample_and_score,
@@ -226,31 +220,17 @@ def grpo(
 def build(config: GRPOConfig, ctx: Context) -> Recipe:
     s, t = config.grpo, config.train
     check_grpo_settings(s, t)
-    if ctx.resuming:
-        source, record, init_run = ctx.run, ctx.record, None
-    else:
-        record = policy_record(s.init, "policy")
-        source = init_run = RunFolder(s.init)
-    s.ref = s.ref or s.init
-    tokenizer = source.tokenizer()
-    reward = Reward(s.reward, tokenizer, ctx.device)
-    model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
-    ref = load_reference(s.ref, source, model_config.block_size, ctx.device)
-    pool = PromptPool(reward.task, s.prompts, t.seed, tokenizer, model_config.block_size, s.max_new_tokens)
-    model = new_model(build_model, model_config, tokenizer.vocab_size, t.seed)
-    buffer = RolloutBuffer(t.seed, ctx.dist.rank, ctx.dist.world_size, t.grad_accum, t.batch_size, s)
-    rollouts = GRPORollouts(s, t.seed, ctx, buffer, pool, reward, ref, tokenizer, resolve_dtype(t.dtype, ctx.device))
+    run = PolicySetup.build(s, t, ctx)
+    model = new_model(build_model, run.model_config, run.tokenizer.vocab_size, t.seed)
+    rollouts = GRPORollouts(s, t.seed, ctx, run.buffer, run.pool, run.reward, run.ref, run.tokenizer, run.dtype)
     return Recipe(
         model,
-        tokenizer,
-        buffer,
+        run.tokenizer,
+        run.buffer,
         make_loss(s),
         tokens_per_batch=t.batch_size * (s.max_new_tokens + 16),
-        record={
-            "corpus": record.get("corpus"),
-            "rl_prompts": {"task": reward.task, "prompts": len(pool), "too_long": pool.too_long},
-        },
-        init_weights=init_run.load_weights if init_run else None,
+        record=run.record_entries(),
+        init_weights=run.init_run.load_weights if run.init_run else None,
         rollouts=rollouts,
         progress_keys=("objective/scores", "objective/kl", "rollout/zero_spread_groups"),
     )

@@ -25,7 +25,6 @@ from typing import ClassVar
 import torch
 
 from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
-from lmlab.device import resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.losses.rl import (
@@ -42,17 +41,14 @@ from lmlab.losses.rl import (
 from lmlab.models.config import ModelConfig
 from lmlab.models.reward import PolicyWithCritic
 from lmlab.runs import RunFolder
-from lmlab.stages.dpo import policy_record
 from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
 from lmlab.stages.rollouts import (
     PolicySection,
-    PromptPool,
-    Reward,
+    PolicySetup,
     RolloutBuffer,
     all_mean,
     check_policy_settings,
     first_epoch_logps,
-    load_reference,
     response_logps,
     rollout_prompts,
     sample_and_score,
@@ -252,32 +248,19 @@ def ppo(
 def build(config: PPOConfig, ctx: Context) -> Recipe:
     s, t = config.ppo, config.train
     check_ppo_settings(s)
-    if ctx.resuming:
-        source, record, init_run = ctx.run, ctx.record, None
-    else:
-        record = policy_record(s.init, "policy")
-        source = init_run = RunFolder(s.init)
-    s.ref = s.ref or s.init
-    tokenizer = source.tokenizer()
-    reward = Reward(s.reward, tokenizer, ctx.device)
-    model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
+    run = PolicySetup.build(s, t, ctx)
     critic_config, critic_record = None, {}
     if not s.shared_trunk:
-        s.critic = s.critic or reward.run or s.init
+        s.critic = s.critic or run.reward.run or s.init
         critic_record = RunFolder(s.critic).read_config()
-        if critic_record.get("tokenizer_sha256") != tokenizer.sha256():
+        if critic_record.get("tokenizer_sha256") != run.tokenizer.sha256():
             raise LmlabError(f"{s.critic}: the critic's starting run has another tokenizer than the policy")
         critic_config = section_from_dict(ModelConfig, {**critic_record["model"], "dropout": 0.0}, s.critic)
-    ref = load_reference(s.ref, source, model_config.block_size, ctx.device)
-    pool = PromptPool(reward.task, s.prompts, t.seed, tokenizer, model_config.block_size, s.max_new_tokens)
-    model = new_model(lambda c: PolicyWithCritic(c, critic_config), model_config, tokenizer.vocab_size, t.seed)
-    world = ctx.dist.world_size
-    buffer = RolloutBuffer(t.seed, ctx.dist.rank, world, t.grad_accum, t.batch_size, s)
-    dtype = resolve_dtype(t.dtype, ctx.device)
-    rollouts = PPORollouts(s, t.seed, ctx, buffer, pool, reward, ref, tokenizer, dtype)
+    model = new_model(lambda c: PolicyWithCritic(c, critic_config), run.model_config, run.tokenizer.vocab_size, t.seed)
+    rollouts = PPORollouts(s, t.seed, ctx, run.buffer, run.pool, run.reward, run.ref, run.tokenizer, run.dtype)
 
     def init_weights(model):
-        init_run.load_weights(model, ignore=TRAINING_ONLY)
+        run.init_run.load_weights(model, ignore=TRAINING_ONLY)
         if s.shared_trunk:
             return  # the value head starts at zero
         critic_run = RunFolder(s.critic)
@@ -285,22 +268,18 @@ def build(config: PPOConfig, ctx: Context) -> Recipe:
             critic_run.load_weights(model.critic)
             if critic_run.path == Path(s.reward):  # values predict normalised rewards: scale the head alike
                 with torch.no_grad():
-                    model.critic.score.weight.div_(reward.std)
+                    model.critic.score.weight.div_(run.reward.std)
         else:  # a causal LM: its body, and a zero head (values start at 0)
             critic_run.load_weights(model.critic.gpt)
 
     return Recipe(
         model,
-        tokenizer,
-        buffer,
+        run.tokenizer,
+        run.buffer,
         make_loss(s),
         tokens_per_batch=t.batch_size * (s.max_new_tokens + 8),
-        record={
-            "corpus": record.get("corpus"),
-            "training_only_weights": list(TRAINING_ONLY),
-            "rl_prompts": {"task": reward.task, "prompts": len(pool), "too_long": pool.too_long},
-        },
-        init_weights=init_weights if init_run else None,
+        record={**run.record_entries(), "training_only_weights": list(TRAINING_ONLY)},
+        init_weights=init_weights if run.init_run else None,
         rollouts=rollouts,
         progress_keys=("objective/scores", "objective/kl", "policy/clipfrac_avg"),
     )

@@ -26,17 +26,19 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from lmlab.config import opt
+from lmlab.config import opt, section_from_dict
 from lmlab.data.preference_tasks import Prompt, check_task, task_prompts
 from lmlab.data.preferences import encode_prompt
-from lmlab.device import autocast
+from lmlab.device import autocast, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import RewardModelJudge, load_judge
 from lmlab.inference.generate import sample_rows
 from lmlab.losses import upcast
 from lmlab.losses.rl import KL_ESTIMATORS, masked_whiten
+from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder
-from lmlab.stages.dpo import check_reference
+from lmlab.stages.dpo import check_reference, policy_record
+from lmlab.tokenizer import Tokenizer
 
 
 @dataclass
@@ -338,14 +340,46 @@ def whiten_across(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, (x64 - mean) * torch.rsqrt(var + 1e-8), 0).to(x.dtype)
 
 
-def load_reference(ref: str, source: RunFolder, block_size: int, device):
-    """The frozen reference policy (checked: a causal GPT with the policy's tokenizer and context)."""
-    from lmlab.runs import load_run
+@dataclass
+class PolicySetup:
+    """What PPO and GRPO build alike from their section: the policy's source run and architecture, the reward, the
+    frozen reference, the prompts and the rollout buffer."""
 
-    check_reference(ref, source, block_size)
-    model = load_run(ref, device).model
-    model.requires_grad_(False)
-    return model
+    source: RunFolder  # the init run, or the run being resumed
+    record: dict  # its record
+    init_run: RunFolder | None  # the run a new run starts from (None on resume)
+    tokenizer: Tokenizer
+    model_config: ModelConfig
+    reward: Reward
+    ref: torch.nn.Module
+    pool: PromptPool
+    buffer: RolloutBuffer
+    dtype: torch.dtype
+
+    @classmethod
+    def build(cls, s: PolicySection, t, ctx) -> "PolicySetup":
+        from lmlab.runs import load_run
+
+        if ctx.resuming:
+            source, record, init_run = ctx.run, ctx.record, None
+        else:
+            record = policy_record(s.init, "policy")
+            source = init_run = RunFolder(s.init)
+        s.ref = s.ref or s.init
+        tokenizer = source.tokenizer()
+        reward = Reward(s.reward, tokenizer, ctx.device)
+        model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
+        check_reference(s.ref, source, model_config.block_size)  # a causal GPT with the policy's tokenizer, context
+        ref = load_run(s.ref, ctx.device).model.requires_grad_(False)
+        pool = PromptPool(reward.task, s.prompts, t.seed, tokenizer, model_config.block_size, s.max_new_tokens)
+        buffer = RolloutBuffer(t.seed, ctx.dist.rank, ctx.dist.world_size, t.grad_accum, t.batch_size, s)
+        dtype = resolve_dtype(t.dtype, ctx.device)
+        return cls(source, record, init_run, tokenizer, model_config, reward, ref, pool, buffer, dtype)
+
+    def record_entries(self) -> dict:
+        """The run record's entries on the data: the corpus of the policy, and the prompts rollouts draw from."""
+        prompts = {"task": self.reward.task, "prompts": len(self.pool), "too_long": self.pool.too_long}
+        return {"corpus": self.record.get("corpus"), "rl_prompts": prompts}
 
 
 def warn_negative_kl(kl: float):
