@@ -25,6 +25,8 @@ class ModelConfig:
     bias: bool = opt(True, "biases in linear layers and LayerNorm")
     tie_embeddings: bool = opt(True, "share the input embedding with the output head")
     rope_theta: float = opt(10000.0, "RoPE base")
+    norm_eps: float = opt(1e-5, "epsilon of LayerNorm / RMSNorm (imported models may use another)")
+    mlp_hidden: int = opt(0, "MLP hidden width; 0 means 4 * n_embd (gelu) or 8/3 * n_embd rounded up to 64 (swiglu)")
     attn_impl: str = opt(
         "auto", "auto | sdpa | math (math: explicit softmax, faster for bf16 on CPU)", ("auto", "sdpa", "math")
     )

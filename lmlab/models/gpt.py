@@ -72,8 +72,8 @@ def causal_mask(T: int, S: int, device) -> torch.Tensor:
 
 def make_norm(cfg: ModelConfig) -> nn.Module:
     if cfg.norm == "rmsnorm":
-        return nn.RMSNorm(cfg.n_embd, eps=1e-5)
-    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        return nn.RMSNorm(cfg.n_embd, eps=cfg.norm_eps)
+    return nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps, bias=cfg.bias)
 
 
 class KVCache:
@@ -156,10 +156,10 @@ class MLP(nn.Module):
         self.swiglu = cfg.mlp == "swiglu"
         if self.swiglu:
             # 2/3 of 4C keeps the parameter count of the GELU MLP (Shazeer 2020), rounded to 64.
-            hidden = 64 * math.ceil(8 * cfg.n_embd / 3 / 64)
-            self.c_fc = Linear(cfg.n_embd, 2 * hidden, bias=cfg.bias)
+            hidden = cfg.mlp_hidden or 64 * math.ceil(8 * cfg.n_embd / 3 / 64)
+            self.c_fc = Linear(cfg.n_embd, 2 * hidden, bias=cfg.bias)  # gate and up projections, stacked
         else:
-            hidden = 4 * cfg.n_embd
+            hidden = cfg.mlp_hidden or 4 * cfg.n_embd
             self.c_fc = Linear(cfg.n_embd, hidden, bias=cfg.bias)
         self.c_proj = Linear(hidden, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
