@@ -144,6 +144,15 @@ def cmd_chat(args):
     )
 
 
+def cmd_serve(args):
+    import os
+
+    from lmlab.serve.app import serve
+
+    api_key = args.api_key or os.environ.get("LMLAB_API_KEY") or None
+    serve(args.run, args.host, args.port, api_key, args.model_name, args.max_batch, args.device, args.dtype)
+
+
 def cmd_data_list(args):
     from lmlab.data.registry import list_datasets
 
@@ -282,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_chat)
+
+    p = sub.add_parser("serve", help="an OpenAI-compatible API (/v1/chat/completions, /v1/completions) and a chat page")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on /v1 (default: $LMLAB_API_KEY, else none)")
+    p.add_argument("--model-name", help="the model id clients name (default: the run folder's name)")
+    p.add_argument("--max-batch", type=int, default=8, help="requests decoded together (KV-cache slots)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser(
         "eval", help="validation loss, perplexity and bits per byte of runs; --tasks: exact-match task accuracy"

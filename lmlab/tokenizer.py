@@ -92,6 +92,12 @@ class StreamDecoder:
         piece, self.emitted = text[len(self.emitted) :], text
         return piece
 
+    def flush(self) -> str:
+        """What push held back at the end: an incomplete byte sequence, decoded as U+FFFD."""
+        text = self.tokenizer.decode(self.ids)
+        piece, self.emitted = text[len(self.emitted) :], text
+        return piece
+
 
 def train_char(texts: Iterable[str]) -> Tokenizer:
     """A character vocabulary: the specials, the 256 fallback bytes, then every character seen."""

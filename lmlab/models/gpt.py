@@ -79,7 +79,8 @@ def make_norm(cfg: ModelConfig) -> nn.Module:
 class KVCache:
     """Keys and values of every layer for the positions decoded so far, preallocated.
 
-    k, v: (n_layer, B, nkv, block_size, hs); `pos` is how many positions are filled.
+    k, v: (n_layer, B, nkv, block_size, hs); `pos` is how many positions are filled, the same for every row.
+    (lmlab.inference.engine.SlotCache is the other cache the model takes: one position per row.)
     """
 
     def __init__(self, cfg: ModelConfig, batch_size: int, device, dtype=torch.float32):
@@ -87,7 +88,17 @@ class KVCache:
         shape = (cfg.n_layer, batch_size, cfg.kv_heads, cfg.block_size, hs)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.block_size = cfg.block_size
         self.pos = 0
+
+    def positions(self, T: int, device) -> torch.Tensor:
+        """The positions (T,) of the next T tokens; refuses to run past the context."""
+        if self.pos + T > self.block_size:
+            raise ValueError(f"sequence of {self.pos + T} tokens exceeds block_size {self.block_size}")
+        return torch.arange(self.pos, self.pos + T, device=device)
+
+    def attn_mask(self) -> None:
+        return None  # every row at the same positions: the causal mask
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
         """Store k, v (B, nkv, T, hs) at the current positions; return all keys and values so far."""
@@ -96,6 +107,9 @@ class KVCache:
         self.v[layer, :, :, self.pos : self.pos + T] = v
         end = self.pos + T
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def advance(self, T: int):
+        self.pos += T
 
 
 class CausalSelfAttention(nn.Module):
@@ -129,8 +143,10 @@ class CausalSelfAttention(nn.Module):
         if self.rope:
             cos, sin = rope
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        row_mask = None
         if cache is not None:
             k, v = cache.update(self.layer, k, v)  # (B, nkv, pos+T, hs)
+            row_mask = cache.attn_mask()  # (B, 1, T, S) when rows sit at different positions, else None
         if nkv != nh:  # grouped-query attention: each key/value head serves nh/nkv query heads
             k = k.repeat_interleave(nh // nkv, dim=1)
             v = v.repeat_interleave(nh // nkv, dim=1)
@@ -138,13 +154,15 @@ class CausalSelfAttention(nn.Module):
         S = k.size(2)  # keys so far: T, or the cached prefix + T
         if self.use_math_attention(x):
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, hs) x (B, nh, hs, S) -> (B, nh, T, S)
-            if T > 1:
+            if row_mask is not None:
+                att = att.masked_fill(~row_mask, float("-inf"))
+            elif T > 1:
                 att = att.masked_fill(~causal_mask(T, S, x.device), float("-inf"))
             att = F.dropout(F.softmax(att, dim=-1), p=p, training=self.training)
             y = att @ v  # (B, nh, T, S) x (B, nh, S, hs) -> (B, nh, T, hs)
         else:
             # is_causal assumes S == T; a chunk after a cached prefix (1 < T < S) needs the explicit mask
-            mask = causal_mask(T, S, x.device) if 1 < T < S else None
+            mask = row_mask if row_mask is not None else causal_mask(T, S, x.device) if 1 < T < S else None
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=T > 1 and mask is None)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return F.dropout(self.c_proj(y), p=p, training=self.training)
@@ -243,22 +261,26 @@ class GPT(nn.Module):
         With a cache, idx holds the next positions after cache.pos, and the cache advances.
         """
         B, T = idx.size()
-        start = cache.pos if cache is not None else 0
-        if start + T > self.config.block_size:
-            raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
+        if cache is not None:
+            pos = cache.positions(T, idx.device)  # (T,), or (B, T) when each row has its own
+        elif T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens exceeds block_size {self.config.block_size}")
+        else:
+            pos = torch.arange(T, device=idx.device)
         x = self.wte(idx)  # (B, T, C)
         rope = None
         if hasattr(self, "wpe"):
-            x = x + self.wpe(torch.arange(start, start + T, device=idx.device))
+            x = x + self.wpe(pos)
         elif hasattr(self, "pe"):
-            x = x + self.pe[start : start + T]
+            x = x + self.pe[pos]
         else:
-            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+            cos, sin = self.rope_cos[pos], self.rope_sin[pos]  # (T, hs/2) or (B, T, hs/2)
+            rope = (cos, sin) if pos.dim() == 1 else (cos[:, None], sin[:, None])  # broadcast over heads
         x = self.drop(x)
         for block in self.h:
             x = block(x, rope, cache)
         if cache is not None:
-            cache.pos += T
+            cache.advance(T)
         return self.ln_f(x)
 
     def forward(self, idx, cache: KVCache | None = None, last_only: bool = False, target_mask=None):

@@ -1,0 +1,409 @@
+"""`lmlab serve RUN`: an OpenAI-compatible HTTP API over any causal-LM run, and a chat page that uses it.
+
+    POST /v1/chat/completions   messages in lmlab's chat template; stream or not
+    POST /v1/completions        plain text continued; stream or not
+    GET  /v1/models             the one model served (its id, and its context_length)
+    GET  /health                liveness, the model, the batch in use
+    GET  /                      the chat page (lmlab/serve/chat.html), a client of the same API
+
+Requests are decoded together by lmlab.inference.engine (continuous batching, a KV-cache slot each).
+Streaming is server-sent events in OpenAI's chunk format, ending with `data: [DONE]`; a client that
+disconnects mid-stream cancels its request, which frees its slot at the next step.
+Errors have OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with its statuses: 400 for a
+malformed or invalid request (the message names the field), 401 for a missing or wrong API key (when the
+server has one), 404 for an unknown model. Message contents are text: "<|end|>" typed by a client is
+encoded as characters, never as the control token (lmlab.tokenizer).
+Sampling: temperature (0 is greedy), top_p, max_tokens (default: the rest of the context), stop (up to 4
+strings; the text stops before the first), seed (a request alone in the batch reproduces exactly; in a batch,
+float rounding of batched matmuls may rarely change a draw). Fields of OpenAI's API that lmlab does not
+implement (presence_penalty, logit_bias, ...) are ignored, as other compatible servers do; n must be 1.
+"""
+
+import asyncio
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from fastapi import Depends, FastAPI
+from fastapi import Request as HTTPRequest
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmlab.data.conversations import check_messages, render_prompt
+from lmlab.errors import LmlabError
+from lmlab.inference.engine import Engine, Request, SamplingParams
+from lmlab.tokenizer import SPECIAL_TOKENS, StreamDecoder
+
+MAX_STOP_STRINGS = 4  # as OpenAI's API
+
+
+class APIError(Exception):
+    """An error for the client, in OpenAI's shape."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+        self.type = "invalid_request_error" if status < 500 else "server_error"
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        return JSONResponse(body, status_code=self.status)
+
+
+# ---- the request bodies (strict: a string where a number belongs is a 400, not a guess) ----------------
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    model: str | None = None  # None: the served model
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    stream_options: dict | None = None
+    n: int = 1
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    type: str
+    text: str = ""
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[ContentPart]
+
+
+class ChatBody(Body):
+    messages: list[Message] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(None, ge=1)  # the newer name of max_tokens
+
+
+class CompletionBody(Body):
+    prompt: str | list[str]
+
+
+def validation_error(exc: RequestValidationError) -> APIError:
+    """Pydantic's first complaint as one line naming the field, e.g. "messages.0.role: Input should be ..."."""
+    err = exc.errors()[0]
+    loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+    if err.get("type") == "json_invalid":
+        return APIError(400, f"the request body is not valid JSON ({err.get('ctx', {}).get('error', err['msg'])})")
+    field = ".".join(loc)
+    got = f" (got {json.dumps(err['input'])[:80]})" if "input" in err and not isinstance(err["input"], dict) else ""
+    return APIError(400, f"{field}: {err['msg']}{got}" if field else f"{err['msg']}{got}", param=field or None)
+
+
+# ---- one request in flight: engine thread -> asyncio ------------------------------------------------
+class Completion(Request):
+    """Turns the engine's tokens into text pieces on an asyncio queue; ends at a stop string.
+
+    Text that could be the start of a stop string is held back until it is known not to be one, so a
+    stop string never reaches the client, even split across tokens.
+    """
+
+    def __init__(self, prompt, params, tokenizer, stop_strings: list[str], loop):
+        super().__init__(prompt, params)
+        self.decoder, self.stop_strings, self.loop = StreamDecoder(tokenizer), stop_strings, loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.held = ""
+        self.stopped_at_string = False
+
+    def _put(self, item):
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    def push(self, token: int) -> bool:
+        return self._emit(self.held + self.decoder.push(token))
+
+    def _emit(self, text: str, final: bool = False) -> bool:
+        """Send the text up to a stop string (False: one was found), holding back a possible start of one."""
+        hits = [i for i in (text.find(s) for s in self.stop_strings) if i >= 0]
+        if hits:
+            self.held, self.stopped_at_string = "", True
+            if min(hits):
+                self._put(text[: min(hits)])
+            return False
+        hold = 0 if final else max((k for s in self.stop_strings for k in range(1, len(s)) if text.endswith(s[:k])),
+                                   default=0)  # fmt: skip
+        self.held = text[len(text) - hold :]
+        if len(text) > hold:
+            self._put(text[: len(text) - hold])
+        return True
+
+    def finish(self, reason: str):
+        if not self.stopped_at_string:
+            self._emit(self.held + self.decoder.flush(), final=True)
+        self._put((reason,))
+
+    async def pieces(self):
+        """Text pieces as they come, then the finish reason as a 1-tuple."""
+        while True:
+            item = await self.queue.get()
+            yield item
+            if isinstance(item, tuple):
+                return
+
+
+class Service:
+    """The served model: its engine, tokenizer and name, and how a request body becomes engine work."""
+
+    def __init__(self, model, tokenizer, name: str, max_batch: int, autocast=None):
+        self.tokenizer, self.name = tokenizer, name
+        self.block_size = model.config.block_size
+        self.engine = Engine(model, max_batch, autocast)
+        self.special_ids = tuple(tokenizer.special_id(t) for t in SPECIAL_TOKENS)
+
+    def check_model(self, model: str | None):
+        if model is not None and model != self.name:
+            raise APIError(404, f"The model '{model}' does not exist (this server serves '{self.name}')", "model",
+                           "model_not_found")  # fmt: skip
+
+    def start(self, body: Body, prompt: list[int], field: str) -> Completion:
+        """Check the body's settings against the prompt and submit it to the engine."""
+        if body.n != 1:
+            raise APIError(400, f"n: only n=1 is supported, got {body.n}", "n")
+        room = self.block_size - len(prompt)
+        limit = f"This model's maximum context length is {self.block_size} tokens"
+        if room < 1:
+            message = f"{limit}, and the {field} has {len(prompt)} tokens; shorten the {field}"
+            raise APIError(400, message, field, "context_length_exceeded")
+        max_tokens = getattr(body, "max_completion_tokens", None) or body.max_tokens
+        if max_tokens is not None and max_tokens > room:
+            message = (f"{limit}; you requested {len(prompt) + max_tokens} ({len(prompt)} in the {field}, "
+                       f"{max_tokens} for the completion)")  # fmt: skip
+            raise APIError(400, message, "max_tokens", "context_length_exceeded")
+        stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+        if len(stops) > MAX_STOP_STRINGS or not all(stops):
+            raise APIError(400, f"stop: up to {MAX_STOP_STRINGS} non-empty strings, got {stops!r}", "stop")
+        params = SamplingParams(body.temperature, body.top_p, max_tokens or room, self.special_ids, body.seed)
+        completion = Completion(prompt, params, self.tokenizer, stops, asyncio.get_running_loop())
+        self.engine.submit(completion)
+        return completion
+
+    def chat_prompt(self, body: ChatBody) -> list[int]:
+        messages = []
+        for i, m in enumerate(body.messages):
+            if isinstance(m.content, str):
+                content = m.content
+            elif all(part.type == "text" for part in m.content):
+                content = "".join(part.text for part in m.content)
+            else:
+                raise APIError(400, f"messages.{i}.content: only text parts are supported", f"messages.{i}.content")
+            messages.append({"role": "system" if m.role == "developer" else m.role, "content": content})
+        try:
+            check_messages(messages, "messages", require_assistant=False)
+        except LmlabError as e:
+            raise APIError(400, str(e), "messages") from None
+        return render_prompt(self.tokenizer, messages)
+
+    def text_prompt(self, body: CompletionBody) -> list[int]:
+        prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+        if len(prompts) != 1:
+            raise APIError(400, f"prompt: one prompt per request is supported, got {len(prompts)}", "prompt")
+        # an empty prompt starts a new document, as lmlab sample does
+        return self.tokenizer.encode(prompts[0]) if prompts[0] else [self.tokenizer.eos_id]
+
+
+def usage(completion: Completion) -> dict:
+    n_prompt, n_completion = len(completion.prompt), len(completion.generated)
+    return {"prompt_tokens": n_prompt, "completion_tokens": n_completion, "total_tokens": n_prompt + n_completion}
+
+
+def finish_reason(reason: str) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+def sse(chunk) -> str:
+    return f"data: {chunk if isinstance(chunk, str) else json.dumps(chunk)}\n\n"
+
+
+async def respond(http: HTTPRequest, completion: Completion, body: Body, service: Service, chat: bool):
+    """The OpenAI response to a started completion: one JSON object, or a stream of chunks."""
+    kind = "chat.completion" if chat else "text_completion"
+    head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}", "created": int(time.time()),
+            "model": service.name}  # fmt: skip
+
+    def choice(text: str, reason: str | None) -> dict:
+        if chat:
+            return {"index": 0, "delta": {"content": text} if text else {}, "logprobs": None, "finish_reason": reason}
+        return {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
+
+    if body.stream:
+
+        async def events():
+            try:
+                if chat:
+                    first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                    yield sse({**head, "object": "chat.completion.chunk", "choices": [first]})
+                async for item in completion.pieces():
+                    done = isinstance(item, tuple)
+                    reason = finish_reason(item[0]) if done else None
+                    obj = "chat.completion.chunk" if chat else "text_completion"
+                    yield sse({**head, "object": obj, "choices": [choice("" if done else item, reason)]})
+                if (body.stream_options or {}).get("include_usage"):
+                    obj = "chat.completion.chunk" if chat else "text_completion"
+                    yield sse({**head, "object": obj, "choices": [], "usage": usage(completion)})
+                yield sse("[DONE]")
+            finally:  # the client is gone (or the stream ended): free the slot
+                completion.cancel()
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+    text, reason = [], "stop"
+    while True:
+        try:
+            item = await asyncio.wait_for(completion.queue.get(), timeout=1.0)
+        except asyncio.TimeoutError:
+            if await http.is_disconnected():  # nobody waits for the answer: stop decoding it
+                completion.cancel()
+                return JSONResponse({}, status_code=499)
+            continue
+        if isinstance(item, tuple):
+            reason = item[0]
+            break
+        text.append(item)
+    text = "".join(text)
+    if chat:
+        message = {"role": "assistant", "content": text}
+        choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(reason)}]
+    else:
+        choices = [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason(reason)}]
+    return {**head, "object": kind, "choices": choices, "usage": usage(completion)}
+
+
+def create_app(service: Service, api_key: str | None = None) -> FastAPI:
+    """The FastAPI app over a Service; the engine runs while the app does."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        service.engine.start()
+        yield
+        service.engine.stop()
+
+    app = FastAPI(title="lmlab", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(APIError)
+    async def api_error(request, exc: APIError):
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError):
+        return validation_error(exc).response()
+
+    async def authorize(http: HTTPRequest):
+        if api_key is None:
+            return
+        given = http.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            what = "no API key was given" if not given else "the API key is not valid"
+            raise APIError(401, f"Unauthorized: {what} (send 'Authorization: Bearer KEY')", code="invalid_api_key")
+
+    def model_card() -> dict:
+        return {"id": service.name, "object": "model", "created": 0, "owned_by": "lmlab",
+                "context_length": service.block_size}  # fmt: skip
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "model": service.name, "context_length": service.block_size,
+                "auth_required": api_key is not None, "max_batch": service.engine.max_batch,
+                "in_flight": service.engine.busy}  # fmt: skip
+
+    @app.get("/v1/models", dependencies=[Depends(authorize)])
+    async def models():
+        return {"object": "list", "data": [model_card()]}
+
+    @app.get("/v1/models/{model}", dependencies=[Depends(authorize)])
+    async def model(model: str):
+        service.check_model(model)
+        return model_card()
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
+    async def chat_completions(body: ChatBody, http: HTTPRequest):
+        service.check_model(body.model)
+        completion = service.start(body, service.chat_prompt(body), "messages")
+        return await respond(http, completion, body, service, chat=True)
+
+    @app.post("/v1/completions", dependencies=[Depends(authorize)])
+    async def completions(body: CompletionBody, http: HTTPRequest):
+        service.check_model(body.model)
+        completion = service.start(body, service.text_prompt(body), "prompt")
+        return await respond(http, completion, body, service, chat=False)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page():
+        return resources.files("lmlab.serve").joinpath("chat.html").read_text(encoding="utf-8")
+
+    return app
+
+
+def load_service(run: str | Path, name: str | None = None, max_batch: int = 8, device="auto", dtype="auto"):
+    """A Service over the run's model, on the device asked for, under bf16 autocast where that is faster."""
+    import functools
+
+    from lmlab.device import autocast, pick_device, resolve_dtype
+    from lmlab.runs import load_run
+
+    if max_batch < 1:
+        raise LmlabError(f"--max-batch must be at least 1, got {max_batch}")
+    device = pick_device(device)
+    model, tokenizer, _ = load_run(run, device)
+    precision = resolve_dtype(dtype, device)
+    return Service(model, tokenizer, name or Path(run).resolve().name, max_batch,
+                   functools.partial(autocast, device, precision))  # fmt: skip
+
+
+def serve(run, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None, name: str | None = None,
+          max_batch: int = 8, device="auto", dtype="auto"):  # fmt: skip
+    """Serve a run until interrupted."""
+    import uvicorn
+
+    service = load_service(run, name, max_batch, device, dtype)
+    sock = bind(host, port)
+    where = f"http://{host}:{sock.getsockname()[1]}"
+    print(f"lmlab: serving {run} as '{service.name}' at {where}/v1 (chat page: {where}/)", flush=True)
+    uvicorn.Server(uvicorn.Config(create_app(service, api_key), log_level="warning")).run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise LmlabError(f"cannot listen on {host}:{port} ({e.strerror})") from None
+    return sock
+
+
+@contextlib.contextmanager
+def running_server(service: Service, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0):
+    """Serve in a background thread (tests, notebooks); yields the base URL, e.g. http://127.0.0.1:PORT."""
+    import uvicorn
+
+    sock = bind(host, port)
+    server = uvicorn.Server(uvicorn.Config(create_app(service, api_key), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()
