@@ -12,15 +12,22 @@ import torch.distributed as dist
 from lmlab.errors import LmlabError
 
 
+def mps_available() -> bool:
+    return hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+
+
 def pick_device(name: str = "auto") -> torch.device:
+    """auto: a CUDA GPU, else Apple Silicon's GPU (MPS), else the CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise LmlabError(f"--device {name}: CUDA is not available on this machine (use cpu or auto)")
+    if name == "mps" and not mps_available():
+        raise LmlabError("--device mps: Apple's MPS backend is not available on this machine (use cpu or auto)")
     try:
         return torch.device(name)
     except RuntimeError:
-        raise LmlabError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise LmlabError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
 
 
 def cpu_has_bf16() -> bool:
@@ -33,6 +40,8 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """auto: bf16 autocast on a GPU that has bf16 and on a CPU that multiplies bf16 natively; float32 on MPS
+    (its bf16 support depends on the macOS version and autocast there is young: --dtype bfloat16 asks for it)."""
     if dtype == "float32":
         return torch.float32
     if dtype == "bfloat16":

@@ -17,6 +17,7 @@ Sampling: temperature (0 is greedy), top_p, max_tokens (default: the rest of the
 strings; the text stops before the first), seed (a request alone in the batch reproduces exactly; in a batch,
 float rounding of batched matmuls may rarely change a draw). Fields of OpenAI's API that lmlab does not
 implement (presence_penalty, logit_bias, ...) are ignored, as other compatible servers do; n must be 1.
+One extension, vLLM's `ignore_eos`, decodes max_tokens tokens whatever the model says (for benchmarks).
 """
 
 import asyncio
@@ -71,6 +72,7 @@ class Body(BaseModel):
     stream: bool = False
     stream_options: dict | None = None
     n: int = 1
+    ignore_eos: bool = False  # vLLM's extension, for benchmarks: decode max_tokens tokens, through special tokens
 
 
 class ContentPart(BaseModel):
@@ -186,7 +188,8 @@ class Service:
         stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
         if len(stops) > MAX_STOP_STRINGS or not all(stops):
             raise APIError(400, f"stop: up to {MAX_STOP_STRINGS} non-empty strings, got {stops!r}", "stop")
-        params = SamplingParams(body.temperature, body.top_p, max_tokens or room, self.special_ids, body.seed)
+        stop_ids = () if body.ignore_eos else self.special_ids
+        params = SamplingParams(body.temperature, body.top_p, max_tokens or room, stop_ids, body.seed)
         completion = Completion(prompt, params, self.tokenizer, stops, asyncio.get_running_loop())
         self.engine.submit(completion)
         return completion
@@ -349,8 +352,14 @@ def create_app(service: Service, api_key: str | None = None) -> FastAPI:
 
 
 def load_service(run: str | Path, name: str | None = None, max_batch: int = 8, device="auto", dtype="auto"):
-    """A Service over the run's model, on the device asked for, under bf16 autocast where that is faster."""
+    """A Service over the run's model, on the device asked for.
+
+    dtype auto: bf16 autocast on a GPU; float32 on a CPU, where autocast would convert every weight to bf16 at
+    every decoding step, which costs more than the bf16 matmuls save at a few rows (bench/serve.py).
+    """
     import functools
+
+    import torch
 
     from lmlab.device import autocast, pick_device, resolve_dtype
     from lmlab.runs import load_run
@@ -359,7 +368,7 @@ def load_service(run: str | Path, name: str | None = None, max_batch: int = 8, d
         raise LmlabError(f"--max-batch must be at least 1, got {max_batch}")
     device = pick_device(device)
     model, tokenizer, _ = load_run(run, device)
-    precision = resolve_dtype(dtype, device)
+    precision = torch.float32 if dtype == "auto" and device.type == "cpu" else resolve_dtype(dtype, device)
     return Service(model, tokenizer, name or Path(run).resolve().name, max_batch,
                    functools.partial(autocast, device, precision))  # fmt: skip
 
