@@ -153,6 +153,18 @@ def cmd_serve(args):
     serve(args.run, args.host, args.port, api_key, args.model_name, args.max_batch, args.device, args.dtype)
 
 
+def cmd_export(args):
+    from lmlab.interop.huggingface import export_hf
+
+    print(f"transformers model folder: {export_hf(args.run, args.out)}")
+
+
+def cmd_import(args):
+    from lmlab.interop.huggingface import import_hf
+
+    print(f"run folder: {import_hf(args.hf_dir, args.out)}")
+
+
 def cmd_data_list(args):
     from lmlab.data.registry import list_datasets
 
@@ -291,6 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_chat)
+
+    p = sub.add_parser("export", help="write a GPT run as a Hugging Face transformers folder (GPT-2 or Llama)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("out", metavar="OUT", help="the folder to write (new, or empty)")
+    p.add_argument("--format", default="hf", choices=["hf"], help="hf: transformers' from_pretrained folder")
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("import", help="a local transformers GPT-2 or Llama folder (safetensors) as an lmlab run")
+    p.add_argument("hf_dir", metavar="HF_DIR")
+    p.add_argument("--out", required=True, help="the run folder to write (new, or empty)")
+    p.set_defaults(fn=cmd_import)
 
     p = sub.add_parser("serve", help="an OpenAI-compatible API (/v1/chat/completions, /v1/completions) and a chat page")
     p.add_argument("run", metavar="RUN")

@@ -100,3 +100,20 @@ def test_prompts_that_do_not_fit_are_refused():
     engine = Engine(tiny_gpt())
     with pytest.raises(ValueError, match="1 to 47"):
         engine.submit(Request(list(range(48)), SamplingParams()))
+
+
+def test_each_row_samples_from_its_own_temperature_and_top_p_distribution():
+    engine = Engine(tiny_gpt(), max_batch=3)
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]] * 3))
+    settings = [SamplingParams(temperature=1.0), SamplingParams(temperature=0.5), SamplingParams(top_p=0.7)]
+    for slot, params in enumerate(settings):
+        engine.active[slot] = Request([1], params)
+        engine.generators[slot] = torch.Generator().manual_seed(slot)
+    counts = torch.zeros(3, 4)
+    n = 6000
+    for _ in range(n):
+        counts[torch.arange(3), torch.tensor(engine._sample(logits, [0, 1, 2]))] += 1
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    expected = torch.stack([p, p**2 / (p**2).sum(), torch.tensor([0.5, 0.3, 0, 0]) / 0.8])  # T=0.5 squares p
+    assert (counts / n - expected).abs().max() < 0.025  # ~4 standard errors at n = 6000
+    assert counts[2, 2:].sum() == 0  # top_p 0.7 keeps the two most likely tokens only

@@ -76,18 +76,21 @@ def evaluate_run(
 
     device = pick_device(device)
     model, tokenizer, record = load_run(run, device)
-    corpus = record["corpus"]
+    corpus = record.get("corpus")  # None for an imported model: its pre-training corpus is unknown
+    if not data and not corpus:
+        raise LmlabError(f"{run}: config.yaml names no corpus (an imported model); pass --data PATH to evaluate")
     if not data and not corpus_exists(corpus["data"]):
         raise LmlabError(
             f"{run}: its corpus {corpus['data']} (named in config.yaml) does not exist here; "
             "pass --data PATH to evaluate on another text"
         )
-    tokens = prepare_data(data or corpus["data"], tokenizer, corpus["val_fraction"], corpus["cache_dir"] or None)
+    held_out = {"val_fraction": corpus["val_fraction"], "cache_dir": corpus["cache_dir"] or None} if corpus else {}
+    tokens = prepare_data(data or corpus["data"], tokenizer, **held_out)
     split = tokens.val
     T = model.config.block_size
     tokens.check_fits(T)
     n_windows = (min(len(split) - 1, max_tokens or len(split)) - T) // T + 1
-    dtype = resolve_dtype(record["train"]["dtype"], device)
+    dtype = resolve_dtype(record.get("train", {}).get("dtype", "auto"), device)  # an imported run did not train
     with (
         tqdm(total=n_windows, desc="eval", unit="block", leave=False, disable=not progress) as bar,
         autocast(device, dtype),

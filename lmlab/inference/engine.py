@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lmlab.inference.generate import filter_logits
-
 
 class SlotCache:
     """Keys and values for `slots` sequences, each at its own length: the cache a GPT takes in place of a KVCache.
@@ -43,6 +41,9 @@ class SlotCache:
         self.rows = torch.tensor(rows, device=self.device)
         self.starts = torch.tensor(starts, device=self.device)
         self.max_start = max(starts)
+        # consecutive slots (the usual case: the lowest free slot is taken first) are read as a view, not gathered
+        first = rows[0]
+        self.span = slice(first, first + len(rows)) if rows == list(range(first, first + len(rows))) else None
 
     def positions(self, T: int, device) -> torch.Tensor:
         if self.max_start + T > self.block_size:
@@ -61,7 +62,8 @@ class SlotCache:
         index = (self.rows[:, None], slice(None), self.pos)  # (B, T) slot and position pairs
         self.k[layer][index] = k.transpose(1, 2).to(self.k.dtype)  # (B, T, nkv, hs) into (slots, nkv, block, hs)
         self.v[layer][index] = v.transpose(1, 2).to(self.v.dtype)
-        return self.k[layer, self.rows, :, :S], self.v[layer, self.rows, :, :S]
+        rows = self.span if self.span is not None else self.rows
+        return self.k[layer, rows, :, :S], self.v[layer, rows, :, :S]
 
     def advance(self, T: int):
         pass  # the engine keeps each slot's length
@@ -199,14 +201,29 @@ class Engine:
             self._emit(s, token)
 
     def _sample(self, logits: torch.Tensor, slots: list[int]) -> list[int]:
-        """One token per row of logits (B, V), each row with its request's settings and generator."""
-        tokens = logits.argmax(-1).tolist()  # greedy rows keep these
-        for b, s in enumerate(slots):
-            p = self.active[s].params
-            if p.temperature > 0:
-                probs = filter_logits(logits[b : b + 1], p.temperature, None, p.top_p).softmax(-1)
-                tokens[b] = int(torch.multinomial(probs, 1, generator=self.generators[s]))
-        return tokens
+        """One token per row of logits (B, V), each row with its request's settings and random generator.
+
+        Inverse-CDF sampling: token = the first v with cdf_v > u, u ~ U(0, 1) drawn from the row's own generator
+        (one number per row, where torch.multinomial draws V exponentials), all rows at once.
+        """
+        params = [self.active[s].params for s in slots]
+        greedy = logits.argmax(-1)
+        sampled = [b for b, p in enumerate(params) if p.temperature > 0]
+        if not sampled:
+            return greedy.tolist()
+        rows = logits[sampled]
+        temperature = torch.tensor([params[b].temperature for b in sampled], device=rows.device)[:, None]
+        probs = (rows / temperature).softmax(-1)
+        top_p = torch.tensor([params[b].top_p for b in sampled], device=rows.device)[:, None]
+        if bool((top_p < 1).any()):  # nucleus: keep the smallest set of most likely tokens with mass >= top_p
+            sorted_probs, order = probs.sort(-1, descending=True)
+            drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
+            probs = probs.masked_fill(drop.scatter(1, order, drop), 0.0)
+        cdf = probs.cumsum(-1)  # (b, V), unnormalised after top-p
+        u = torch.cat([torch.rand(1, generator=self.generators[slots[b]], device=rows.device) for b in sampled])
+        picked = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp_(max=cdf.size(-1) - 1)  # (b, 1)
+        tokens = greedy.index_put((torch.tensor(sampled, device=rows.device),), picked[:, 0])
+        return tokens.tolist()
 
     def _emit(self, slot: int, token: int):
         """Hand a sampled token to its request; free the slot when the request is done."""

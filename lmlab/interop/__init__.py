@@ -1,0 +1,1 @@
+"""Interoperability with other tools: Hugging Face transformers model folders (huggingface.py)."""
