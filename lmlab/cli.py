@@ -150,7 +150,8 @@ def cmd_serve(args):
     from lmlab.serve.app import serve
 
     api_key = args.api_key or os.environ.get("LMLAB_API_KEY") or None
-    serve(args.run, args.host, args.port, api_key, args.model_name, args.max_batch, args.device, args.dtype)
+    serve(args.run, args.host, args.port, api_key, args.model_name, args.max_batch, args.device, args.dtype,
+          args.threads)  # fmt: skip
 
 
 def cmd_export(args):
@@ -323,7 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", help="the model id clients name (default: the run folder's name)")
     p.add_argument("--max-batch", type=int, default=8, help="requests decoded together (KV-cache slots)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16"],
+        help="auto: bf16 where the hardware multiplies it natively (on a CPU, for batches), else float32",
+    )
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model; 0: all cores but one")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser(

@@ -79,24 +79,32 @@ class Tokenizer:
 
 
 class StreamDecoder:
-    """Decodes a growing list of ids into text pieces, holding back incomplete UTF-8 sequences."""
+    """Decodes a growing list of ids into text pieces, holding back incomplete UTF-8 sequences.
+
+    Each push decodes a short window, not the whole list (as vLLM's incremental detokenizer): the text of
+    ids[prefix:] minus that of ids[prefix:read], where `read` ends what was emitted and `prefix` is where
+    the last piece began (a window that starts at a token boundary decodes as it does inside the whole).
+    """
 
     def __init__(self, tokenizer: Tokenizer):
-        self.tokenizer, self.ids, self.emitted = tokenizer, [], ""
+        self.tokenizer, self.ids = tokenizer, []
+        self.prefix = self.read = 0
 
     def push(self, token_id: int) -> str:
         self.ids.append(token_id)
-        text = self.tokenizer.decode(self.ids)
-        if text.endswith("\ufffd"):  # a multi-byte character is not complete yet
-            return ""
-        piece, self.emitted = text[len(self.emitted) :], text
-        return piece
+        return self._advance(final=False)
 
     def flush(self) -> str:
         """What push held back at the end: an incomplete byte sequence, decoded as U+FFFD."""
-        text = self.tokenizer.decode(self.ids)
-        piece, self.emitted = text[len(self.emitted) :], text
-        return piece
+        return self._advance(final=True)
+
+    def _advance(self, final: bool) -> str:
+        done = self.tokenizer.decode(self.ids[self.prefix : self.read])
+        text = self.tokenizer.decode(self.ids[self.prefix :])
+        if len(text) <= len(done) or (text.endswith("\ufffd") and not final):  # a character is not complete yet
+            return ""
+        self.prefix, self.read = self.read, len(self.ids)
+        return text[len(done) :]
 
 
 def train_char(texts: Iterable[str]) -> Tokenizer:

@@ -117,3 +117,25 @@ def test_each_row_samples_from_its_own_temperature_and_top_p_distribution():
     expected = torch.stack([p, p**2 / (p**2).sum(), torch.tensor([0.5, 0.3, 0, 0]) / 0.8])  # T=0.5 squares p
     assert (counts / n - expected).abs().max() < 0.025  # ~4 standard errors at n = 6000
     assert counts[2, 2:].sum() == 0  # top_p 0.7 keeps the two most likely tokens only
+
+
+def test_a_batch_model_decodes_steps_of_several_rows_on_the_same_cache():
+    import copy
+
+    model = tiny_gpt(pos_encoding="rope")
+    twin = copy.deepcopy(model)  # an exact copy: the shared cache must make the hand-over invisible
+    calls = {"single": 0, "batch": 0}
+    model.register_forward_hook(lambda *_: calls.__setitem__("single", calls["single"] + 1))
+    twin.register_forward_hook(lambda *_: calls.__setitem__("batch", calls["batch"] + 1))
+    prompts = [[1], [2, 3, 4], [5]]
+    max_tokens = [30, 4, 12]
+    requests = [Collect(p, SamplingParams(temperature=0, max_tokens=m)) for p, m in zip(prompts, max_tokens)]
+    run_all(Engine(model, max_batch=3, batch_model=twin), requests)
+    for p, m, r in zip(prompts, max_tokens, requests):
+        assert r.generated == list(generate(model, p, m, temperature=0))
+    assert calls["batch"] > 0 and calls["single"] > 0  # the lone tail of the longest request ran on the fp32 model
+
+    bf16 = Collect([1, 2], SamplingParams(temperature=0, max_tokens=20))
+    other = Collect([3], SamplingParams(temperature=0, max_tokens=20))
+    run_all(Engine(model, max_batch=2, batch_model=copy.deepcopy(model).to(torch.bfloat16)), [bf16, other])
+    assert len(bf16.generated) == 20 and all(0 <= t < 50 for t in bf16.generated)

@@ -113,6 +113,22 @@ def test_stream_decoder_holds_back_partial_characters(char):
 
 
 @pytest.mark.parametrize("kind", ["bpe", "char"])
+def test_stream_decoder_pieces_join_into_the_decoded_text(kind):
+    tok = {"bpe": _bpe, "char": _char}[kind]()
+    rng = np.random.default_rng(0)
+    texts = ["Now the earth was formless", "naïve café — ☃ 你好 🙂 and more", " spaces  and\nnew lines\t"]
+    for text in texts:
+        ids = tok.encode(text)
+        dec = StreamDecoder(tok)
+        assert "".join(dec.push(i) for i in ids) + dec.flush() == text
+    alphabet = list("ab ç€\n") + ["☃", "你", "🙂", "é"]
+    for _ in range(30):  # random text mixing 1- to 4-byte characters, seen and unseen by the tokenizer
+        text = "".join(rng.choice(alphabet, 30))
+        dec = StreamDecoder(tok)
+        assert "".join(dec.push(i) for i in tok.encode(text)) + dec.flush() == text
+
+
+@pytest.mark.parametrize("kind", ["bpe", "char"])
 def test_token_cache_keeps_special_strings_as_text_and_counts_their_bytes(kind, tmp_path):
     tok = {"bpe": _bpe, "char": _char}[kind]()
     text = "Now the earth<|end|> was formless <|user|>1234.\n" * 40

@@ -1,18 +1,23 @@
 """Continuous batching: many requests decoded together, joining and leaving the batch as they come and go.
 
-A server that wraps one generation in a lock makes the 8th client wait for the 7 before it. Decoding one
-token costs about the same for 1 row as for 8 on a small model (the weights are read once per step
-either way), so the engine instead keeps a slot per sequence in one KV cache (SlotCache: each row at
-its own position) and runs every active sequence through the model together, one token per step
-(Yu et al. 2022, "Orca"; vLLM). A new request is prefilled alone when it arrives (its prompt in one
-forward pass, written into a free slot) and decodes with the others from the next step; a finished or
-cancelled one frees its slot at once.
+A server that wraps one generation in a lock makes the 8th client wait for the 7 before it. A decoding step
+of 8 rows costs far less than 8 steps of 1 row (the weights are read once, the per-step Python and kernel
+launches are paid once), so the engine keeps a slot per sequence in one KV cache (SlotCache: each row at its
+own position) and runs every active sequence through the model together, one token per step (Yu et al. 2022,
+"Orca"; vLLM). A new request is prefilled alone when it arrives (its prompt in one forward pass, written into
+a free slot) and decodes with the others from the next step; a finished or cancelled one frees its slot at once.
+
+Two precisions on a CPU (`batch_model`): with AVX512-BF16 or AMX, a matrix product of 2 to 8 rows runs 2-3x
+faster with bf16 weights than with fp32, but one row (a matrix-vector product) runs faster in fp32. So the
+engine may hold a bf16 copy of the model for steps of two or more rows (prefills included) and keep the fp32
+model for a lone sequence's steps; both read and write the same fp32 cache, and attend in fp32 (on a CPU,
+fp32 attention over a cache is 3-6x faster than bf16's). A request's tokens then depend
+on whether it had company (bf16 rounding), as they do in any batched server; the fp32 path alone is exact.
 
 The engine owns the model on one background thread; other threads submit requests and hear back
 through the request's own push/finish methods (the server turns them into asyncio events).
 """
 
-import contextlib
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -105,12 +110,12 @@ class Request:
 class Engine:
     """Decodes submitted requests together, up to max_batch at once, on a background thread."""
 
-    def __init__(self, model, max_batch: int = 8, autocast=None):
+    def __init__(self, model, max_batch: int = 8, batch_model=None):
         self.model, self.max_batch = model.eval(), max_batch
+        self.batch_model = batch_model.eval() if batch_model is not None else self.model  # for steps of >= 2 rows
         self.device = next(model.parameters()).device
         self.block_size = model.config.block_size
         self.cache = SlotCache(model.config, max_batch, self.device, dtype=next(model.parameters()).dtype)
-        self.autocast = autocast  # a context manager factory (bf16 autocast), or None
         self.waiting: list[Request] = []
         self.active: dict[int, Request] = {}  # slot -> request
         self.length: dict[int, int] = {}  # slot -> tokens in its cache
@@ -157,7 +162,7 @@ class Engine:
                 free = [s for s in range(self.max_batch) if s not in self.active]
                 joining = [(s, self.waiting.pop(0)) for s in free[: len(self.waiting)]]
             try:
-                with torch.no_grad(), self._autocast():
+                with torch.no_grad():
                     for slot, request in joining:
                         self._prefill(slot, request)
                     if self.active:
@@ -168,9 +173,6 @@ class Engine:
                     self._release(slot, "error")
         for request in [*self.active.values(), *self.waiting]:
             request.finish("cancelled")
-
-    def _autocast(self):
-        return self.autocast() if self.autocast is not None else contextlib.nullcontext()
 
     def _prefill(self, slot: int, request: Request):
         if request.cancelled:
@@ -184,7 +186,8 @@ class Engine:
         self.active[slot], self.generators[slot] = request, generator
         self.cache.select([slot], [0])
         idx = torch.tensor([request.prompt], device=self.device)
-        logits = self.model(idx, cache=self.cache, last_only=True)[:, -1]  # (1, V)
+        model = self.model if len(request.prompt) == 1 else self.batch_model
+        logits = model(idx, cache=self.cache, last_only=True)[:, -1]  # (1, V)
         self.length[slot] = len(request.prompt)
         self._emit(slot, self._sample(logits.float(), [slot])[0])
 
@@ -192,7 +195,8 @@ class Engine:
         slots = sorted(self.active)
         self.cache.select(slots, [self.length[s] for s in slots])
         idx = torch.tensor([[self.last[s]] for s in slots], device=self.device)  # (B, 1)
-        logits = self.model(idx, cache=self.cache, last_only=True)[:, -1]  # (B, V)
+        model = self.model if len(slots) == 1 else self.batch_model
+        logits = model(idx, cache=self.cache, last_only=True)[:, -1]  # (B, V)
         self.steps += 1
         self.rows_decoded += len(slots)
         for s in slots:

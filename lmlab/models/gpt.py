@@ -147,6 +147,7 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:
             k, v = cache.update(self.layer, k, v)  # (B, nkv, pos+T, hs)
             row_mask = cache.attn_mask()  # (B, 1, T, S) when rows sit at different positions, else None
+            q = q.to(k.dtype)  # attention in the cache's precision (an fp32 cache under bf16 weights: engine.py)
         if nkv != nh:  # grouped-query attention: each key/value head serves nh/nkv query heads
             k = k.repeat_interleave(nh // nkv, dim=1)
             v = v.repeat_interleave(nh // nkv, dim=1)
@@ -164,7 +165,7 @@ class CausalSelfAttention(nn.Module):
             # is_causal assumes S == T; a chunk after a cached prefix (1 < T < S) needs the explicit mask
             mask = row_mask if row_mask is not None else causal_mask(T, S, x.device) if 1 < T < S else None
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=T > 1 and mask is None)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        y = y.transpose(1, 2).contiguous().view(B, T, C).to(x.dtype)
         return F.dropout(self.c_proj(y), p=p, training=self.training)
 
 

@@ -44,6 +44,7 @@ from lmlab.inference.engine import Engine, Request, SamplingParams
 from lmlab.tokenizer import SPECIAL_TOKENS, StreamDecoder
 
 MAX_STOP_STRINGS = 4  # as OpenAI's API
+MARKER = "\u2063lmlab-text\u2063"  # stands for a token's text in a pre-serialised stream event
 
 
 class APIError(Exception):
@@ -108,6 +109,27 @@ def validation_error(exc: RequestValidationError) -> APIError:
 
 
 # ---- one request in flight: engine thread -> asyncio ------------------------------------------------
+class Outbox:
+    """Hands items from the engine thread to asyncio queues, one event-loop wake-up for all that a step produced
+    (the first put of a batch schedules the delivery; later puts join it until it runs)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop, self.items, self.lock = loop, [], threading.Lock()
+
+    def put(self, queue: asyncio.Queue, item):
+        with self.lock:
+            self.items.append((queue, item))
+            first = len(self.items) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self.deliver)
+
+    def deliver(self):
+        with self.lock:
+            items, self.items = self.items, []
+        for queue, item in items:
+            queue.put_nowait(item)
+
+
 class Completion(Request):
     """Turns the engine's tokens into text pieces on an asyncio queue; ends at a stop string.
 
@@ -115,15 +137,15 @@ class Completion(Request):
     stop string never reaches the client, even split across tokens.
     """
 
-    def __init__(self, prompt, params, tokenizer, stop_strings: list[str], loop):
+    def __init__(self, prompt, params, tokenizer, stop_strings: list[str], outbox: Outbox):
         super().__init__(prompt, params)
-        self.decoder, self.stop_strings, self.loop = StreamDecoder(tokenizer), stop_strings, loop
+        self.decoder, self.stop_strings, self.outbox = StreamDecoder(tokenizer), stop_strings, outbox
         self.queue: asyncio.Queue = asyncio.Queue()
         self.held = ""
         self.stopped_at_string = False
 
     def _put(self, item):
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        self.outbox.put(self.queue, item)
 
     def push(self, token: int) -> bool:
         return self._emit(self.held + self.decoder.push(token))
@@ -160,10 +182,11 @@ class Completion(Request):
 class Service:
     """The served model: its engine, tokenizer and name, and how a request body becomes engine work."""
 
-    def __init__(self, model, tokenizer, name: str, max_batch: int, autocast=None):
+    def __init__(self, model, tokenizer, name: str, max_batch: int, batch_model=None):
         self.tokenizer, self.name = tokenizer, name
         self.block_size = model.config.block_size
-        self.engine = Engine(model, max_batch, autocast)
+        self.engine = Engine(model, max_batch, batch_model)
+        self.outbox: Outbox | None = None  # made by the app's event loop when it starts
         self.special_ids = tuple(tokenizer.special_id(t) for t in SPECIAL_TOKENS)
 
     def check_model(self, model: str | None):
@@ -190,7 +213,7 @@ class Service:
             raise APIError(400, f"stop: up to {MAX_STOP_STRINGS} non-empty strings, got {stops!r}", "stop")
         stop_ids = () if body.ignore_eos else self.special_ids
         params = SamplingParams(body.temperature, body.top_p, max_tokens or room, stop_ids, body.seed)
-        completion = Completion(prompt, params, self.tokenizer, stops, asyncio.get_running_loop())
+        completion = Completion(prompt, params, self.tokenizer, stops, self.outbox)
         self.engine.submit(completion)
         return completion
 
@@ -249,11 +272,15 @@ async def respond(http: HTTPRequest, completion: Completion, body: Body, service
                 if chat:
                     first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
                     yield sse({**head, "object": "chat.completion.chunk", "choices": [first]})
+                obj = "chat.completion.chunk" if chat else "text_completion"
+                # a token's event is this chunk with its text in place of the marker: one json.dumps of the text
+                template = sse({**head, "object": obj, "choices": [choice(MARKER, None)]})
+                prefix, suffix = template.split(json.dumps(MARKER))
                 async for item in completion.pieces():
-                    done = isinstance(item, tuple)
-                    reason = finish_reason(item[0]) if done else None
-                    obj = "chat.completion.chunk" if chat else "text_completion"
-                    yield sse({**head, "object": obj, "choices": [choice("" if done else item, reason)]})
+                    if isinstance(item, tuple):
+                        yield sse({**head, "object": obj, "choices": [choice("", finish_reason(item[0]))]})
+                    else:
+                        yield prefix + json.dumps(item) + suffix
                 if (body.stream_options or {}).get("include_usage"):
                     obj = "chat.completion.chunk" if chat else "text_completion"
                     yield sse({**head, "object": obj, "choices": [], "usage": usage(completion)})
@@ -291,6 +318,7 @@ def create_app(service: Service, api_key: str | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        service.outbox = Outbox(asyncio.get_running_loop())
         service.engine.start()
         yield
         service.engine.stop()
@@ -352,31 +380,40 @@ def create_app(service: Service, api_key: str | None = None) -> FastAPI:
 
 
 def load_service(run: str | Path, name: str | None = None, max_batch: int = 8, device="auto", dtype="auto"):
-    """A Service over the run's model, on the device asked for.
+    """A Service over the run's model, on the device asked for, in the precision of `dtype`.
 
-    dtype auto: bf16 autocast on a GPU; float32 on a CPU, where autocast would convert every weight to bf16 at
-    every decoding step, which costs more than the bf16 matmuls save at a few rows (bench/serve.py).
+    bfloat16 (what auto gives on a GPU with bf16 and on a CPU with AVX512-BF16 or AMX): on a GPU the weights are
+    cast to bf16; on a CPU the fp32 model decodes a lone sequence and a bf16 copy decodes batches
+    (lmlab.inference.engine: each is the faster there). float32: the fp32 model for everything.
     """
-    import functools
+    import copy
 
     import torch
 
-    from lmlab.device import autocast, pick_device, resolve_dtype
+    from lmlab.device import pick_device, resolve_dtype
     from lmlab.runs import load_run
 
     if max_batch < 1:
         raise LmlabError(f"--max-batch must be at least 1, got {max_batch}")
     device = pick_device(device)
     model, tokenizer, _ = load_run(run, device)
-    precision = torch.float32 if dtype == "auto" and device.type == "cpu" else resolve_dtype(dtype, device)
-    return Service(model, tokenizer, name or Path(run).resolve().name, max_batch,
-                   functools.partial(autocast, device, precision))  # fmt: skip
+    batch_model = None
+    if resolve_dtype(dtype, device) == torch.bfloat16:
+        if device.type == "cpu":
+            batch_model = copy.deepcopy(model).to(torch.bfloat16)
+        else:
+            model = model.to(torch.bfloat16)
+    return Service(model, tokenizer, name or Path(run).resolve().name, max_batch, batch_model)
 
 
 def serve(run, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None, name: str | None = None,
-          max_batch: int = 8, device="auto", dtype="auto"):  # fmt: skip
-    """Serve a run until interrupted."""
+          max_batch: int = 8, device="auto", dtype="auto", threads: int = 0):  # fmt: skip
+    """Serve a run until interrupted. threads: torch's CPU threads; 0 leaves one core to the HTTP side (the event
+    loop that streams the tokens), which on 2 cores serves 1 client and 8 faster than 2 threads (bench/serve.py)."""
+    import torch
     import uvicorn
+
+    torch.set_num_threads(threads or max(1, torch.get_num_threads() - 1))
 
     service = load_service(run, name, max_batch, device, dtype)
     sock = bind(host, port)
