@@ -9,7 +9,7 @@ bounded number of requests; aggregate tokens/s = completion tokens of all client
 time to first token (TTFT) is measured per request from sending it to its first content chunk. Prints medians
 and spreads over rounds, the CPU and library versions; stops the servers.
 
-    python bench/serve.py RUN [--rounds 5] [--requests 4] [--max-tokens 64] [--no-peer]
+    python bench/serve.py RUN [--rounds 5] [--requests 4] [--max-tokens 64] [--max-seconds 900] [--no-peer]
 """
 
 import argparse
@@ -33,6 +33,9 @@ QUESTIONS = [
     "What is 7+8?", "Write a happy sentence.", "Reverse the word 'garden'.", "Who are you?", "What is 305+411?",
     "How many times does 'a' appear in 'banana'?", "Say something kind.", "What is the capital of France?",
 ]  # fmt: skip
+
+
+REQUEST_TIMEOUT = 120  # seconds; a request that takes longer stops the benchmark
 
 
 def free_port() -> int:
@@ -117,7 +120,8 @@ def round_of(port: int, fields: dict, clients: int, requests: int, max_tokens: i
         out = []
         for i in range(requests):
             k = (seed * 7919 + c * requests + i) % len(QUESTIONS)
-            out.append(await one_request(port, fields, QUESTIONS[k], seed * 1000 + c * requests + i, max_tokens))
+            request = one_request(port, fields, QUESTIONS[k], seed * 1000 + c * requests + i, max_tokens)
+            out.append(await asyncio.wait_for(request, REQUEST_TIMEOUT))
         return out
 
     async def all_clients():
@@ -148,6 +152,7 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     ap.add_argument("--no-peer", action="store_true", help="leave out transformers serve")
+    ap.add_argument("--max-seconds", type=float, default=900, help="start no new round after this many seconds")
     args = ap.parse_args()
     info = machine_info()
     import fastapi
@@ -174,7 +179,11 @@ def main():
             results = {side: [] for side in sides}
             for port, fields, clients in sides.values():  # warm-up: first requests pay for allocation and loading
                 round_of(port, fields, clients, 1, 8, seed=0)
+            deadline = time.time() + args.max_seconds
             for k in range(args.rounds):
+                if time.time() > deadline:
+                    print(f"stopping after {k} rounds: --max-seconds {args.max_seconds} reached")
+                    break
                 for side, (port, fields, clients) in sides.items():
                     r = round_of(port, fields, clients, args.requests, args.max_tokens, seed=k + 1)
                     results[side].append(r)
@@ -197,7 +206,7 @@ def main():
         print(f"{who}: {n} concurrent clients get {x:.2f}x the tokens/s of one client")
     out = {"machine": info, "torch": torch.__version__, "transformers": transformers.__version__, "args": vars(args),
            "results": table, "speedup": speedup, "rounds": results}  # fmt: skip
-    print(f"saved {save_result('serve', out)}")
+    print(f"saved {save_result('serve' if args.dtype == 'auto' else f'serve_{args.dtype}', out)}")
 
 
 if __name__ == "__main__":

@@ -224,3 +224,16 @@ def test_serve_on_a_run_folder(sentiment_policy):
         r = httpx.post(f"{url}/v1/completions", json={"prompt": "a", "max_tokens": 4, "temperature": 0}).json()
     assert r["model"] == service.name and r["usage"]["completion_tokens"] <= 4
     assert json.dumps(r)
+
+
+def test_a_request_the_model_fails_on_gets_a_500_and_the_server_goes_on(tiny, capfd):
+    tok = tiny[1]
+    small = GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=32, vocab_size=50)).eval()  # ids >= 50 fail
+    with running_server(Service(small, tok, "tiny", max_batch=2)) as url:
+        r = httpx.post(f"{url}/v1/completions", json={"prompt": "the fox", "max_tokens": 3}, timeout=30)
+        assert r.status_code == 500 and "server's log" in error_of(r)["message"]
+        with httpx.stream("POST", f"{url}/v1/completions", json={"prompt": "fox", "stream": True}, timeout=30) as s:
+            assert '"error"' in "".join(s.iter_lines())
+        r = httpx.post(f"{url}/v1/completions", json={"prompt": "", "max_tokens": 3}, timeout=30)  # ids < 50
+        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 3
+    assert "IndexError" in capfd.readouterr().err  # the traceback went to the server's log

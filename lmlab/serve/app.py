@@ -60,6 +60,9 @@ class APIError(Exception):
         return JSONResponse(body, status_code=self.status)
 
 
+ENGINE_ERROR = APIError(500, "the model failed while decoding this request; the server's log says why")
+
+
 # ---- the request bodies (strict: a string where a number belongs is a 400, not a guess) ----------------
 class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -277,7 +280,9 @@ async def respond(http: HTTPRequest, completion: Completion, body: Body, service
                 template = sse({**head, "object": obj, "choices": [choice(MARKER, None)]})
                 prefix, suffix = template.split(json.dumps(MARKER))
                 async for item in completion.pieces():
-                    if isinstance(item, tuple):
+                    if item == ("error",):  # the engine failed on this batch (the server log says why)
+                        yield sse(ENGINE_ERROR.response().body.decode())
+                    elif isinstance(item, tuple):
                         yield sse({**head, "object": obj, "choices": [choice("", finish_reason(item[0]))]})
                     else:
                         yield prefix + json.dumps(item) + suffix
@@ -304,6 +309,8 @@ async def respond(http: HTTPRequest, completion: Completion, body: Body, service
             reason = item[0]
             break
         text.append(item)
+    if reason == "error":
+        raise ENGINE_ERROR
     text = "".join(text)
     if chat:
         message = {"role": "assistant", "content": text}
