@@ -155,6 +155,11 @@ def cmd_serve(args):
 
 
 def cmd_export(args):
+    if args.format == "gguf":
+        from lmlab.interop.gguf import export_gguf
+
+        print(f"GGUF file: {export_gguf(args.run, args.out, args.dtype)}")
+        return
     from lmlab.interop.huggingface import export_hf
 
     print(f"transformers model folder: {export_hf(args.run, args.out)}")
@@ -305,10 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(fn=cmd_chat)
 
-    p = sub.add_parser("export", help="write a GPT run as a Hugging Face transformers folder (GPT-2 or Llama)")
+    p = sub.add_parser("export", help="write a GPT run (GPT-2 or Llama) as a transformers folder or a GGUF file")
     p.add_argument("run", metavar="RUN")
-    p.add_argument("out", metavar="OUT", help="the folder to write (new, or empty)")
-    p.add_argument("--format", default="hf", choices=["hf"], help="hf: transformers' from_pretrained folder")
+    p.add_argument("out", metavar="OUT", help="the folder (hf: new, or empty) or file (gguf: new) to write")
+    p.add_argument(
+        "--format",
+        default="hf",
+        choices=["hf", "gguf"],
+        help="hf: transformers' from_pretrained folder; gguf: one file for llama.cpp (pip install gguf)",
+    )
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="gguf: the matrices' precision")
     p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("import", help="a local transformers GPT-2 or Llama folder (safetensors) as an lmlab run")

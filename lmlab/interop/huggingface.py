@@ -89,6 +89,16 @@ def weight_names(model_type: str, cfg: ModelConfig) -> dict[str, list[str]]:
     return names
 
 
+def transformers_tensors(state: dict, model_type: str, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """lmlab's state dict under transformers' names, in nn.Linear's (out, in) layout (GPT-2 transposes Conv1D's)."""
+    tensors = {}
+    for ours, theirs in weight_names(model_type, cfg).items():
+        # A bias lmlab does not have (bias=False) is GPT-2's zero bias of the layer's output width.
+        t = state[ours] if ours in state else torch.zeros(state[ours.replace(".bias", ".weight")].size(0))
+        tensors.update(zip(theirs, row_blocks(t, len(theirs), cfg)))
+    return tensors
+
+
 def is_conv1d(model_type: str, name: str) -> bool:
     return model_type == "gpt2" and name.endswith(CONV1D_WEIGHTS)
 
@@ -110,13 +120,10 @@ def export_hf(run: str | Path, out: str | Path) -> Path:
     cfg = model.config
     model_type = export_family(cfg, run)
     state = model.state_dict()
-    tensors = {}
-    for ours, theirs in weight_names(model_type, cfg).items():
-        # A bias lmlab does not have (bias=False) is GPT-2's zero bias of the layer's output width.
-        t = state[ours] if ours in state else torch.zeros(state[ours.replace(".bias", ".weight")].size(0))
-        for name, block in zip(theirs, row_blocks(t, len(theirs), cfg)):
-            block = block.t() if is_conv1d(model_type, name) else block
-            tensors[name] = block.clone(memory_format=torch.contiguous_format)  # its own storage, row-major
+    tensors = {
+        name: (t.t() if is_conv1d(model_type, name) else t).clone(memory_format=torch.contiguous_format)
+        for name, t in transformers_tensors(state, model_type, cfg).items()
+    }  # each its own storage, row-major
     hidden = state["h.0.mlp.c_proj.weight"].size(1)  # the MLP width (gpt.MLP's default or cfg.mlp_hidden)
     config = gpt2_config(cfg, hidden) if model_type == "gpt2" else llama_config(cfg, hidden)
     ids = {token: tokenizer.special_id(token) for token in ("<|bos|>", "<|eos|>", "<|pad|>", "<|end|>")}
