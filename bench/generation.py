@@ -1,24 +1,28 @@
-"""Generation speed, batch 1, fp32, greedy: lmlab with the KV cache vs lmlab recomputing the whole
-prefix each token vs Hugging Face `generate(use_cache=True)`, at the 6/6/384 shape (block 256).
-A 1-token prompt and 255 new tokens fill the 256-token window exactly.
+"""Generation speed, fp32, greedy, at the 6/6/384 shape (block 256): lmlab with its KV cache vs lmlab recomputing
+the prefix vs Hugging Face GPT2LMHeadModel three ways, so the ratio measures the implementation, not API overhead:
+`generate(use_cache=True)`, `generate` with its static cache, and a minimal loop (one forward per token with its
+DynamicCache, argmax, no logits processors). Batch 1: a 1-token prompt and 255 new tokens fill the window; batch 8
+(8 prompts of 16 tokens, 240 new tokens each): lmlab's generate_batch against transformers' batched generate and
+minimal loop. Every side alternates round by round (bench/common.py); medians [min, max] of tokens/s.
 
-The memory-bandwidth bound: each new token must read every weight once, so tokens/s <= bandwidth
-/ model bytes; the bandwidth is measured here by copying a 256 MB tensor.
+The memory-bandwidth bound of batch 1: each new token reads every weight once, so tokens/s <= bandwidth / model
+bytes, the bandwidth measured here by copying a 256 MB tensor (best of 10).
 
-    python bench/generation.py [--rounds 3]
+    python bench/generation.py [--rounds 5]
 """
 
 import argparse
 
 import torch
-from common import median_time
+from common import alternate, environment, fmt, median_time, print_environment, save_result, spread
 
-from lmlab.inference.generate import generate
+from lmlab.inference.generate import generate, generate_batch
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 
 SHAPE = dict(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=65)
 NEW = 255
+BATCH, PROMPT, NEW_BATCHED = 8, 16, 240
 
 
 def memory_bandwidth() -> float:
@@ -28,48 +32,82 @@ def memory_bandwidth() -> float:
     return 2 * a.numel() * 4 / best  # read + write, the best of 10 copies
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    torch.manual_seed(0)
-    model = GPT(ModelConfig(**SHAPE)).eval()
+def hf_gpt2():
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    hf = GPT2LMHeadModel(
-        GPT2Config(n_layer=6, n_head=6, n_embd=384, n_positions=256, vocab_size=65, bos_token_id=0, eos_token_id=0)
-    ).eval()
-    prompt = [1]
+    cfg = GPT2Config(n_layer=6, n_head=6, n_embd=384, n_positions=256, vocab_size=65, bos_token_id=0,
+                     eos_token_id=0, activation_function="gelu_pytorch_tanh")  # fmt: skip
+    return GPT2LMHeadModel(cfg).eval()
 
-    def ours(use_cache):
-        tokens = list(generate(model, prompt, NEW, temperature=0, use_cache=use_cache))
-        assert len(tokens) == NEW
 
-    def theirs():
-        with torch.no_grad():
-            out = hf.generate(
-                torch.tensor([prompt]),
-                max_new_tokens=NEW,
-                min_new_tokens=NEW,
-                do_sample=False,
-                use_cache=True,
-                pad_token_id=0,
-            )
-        assert out.shape[1] == NEW + 1
+@torch.no_grad()
+def hf_loop(model, idx: torch.Tensor, new: int) -> torch.Tensor:
+    """The least a transformers user can run: forward with the cache, argmax, append."""
+    from transformers import DynamicCache
 
-    cached = NEW / median_time(lambda: ours(True), warmup=1, rounds=args.rounds)
-    naive = NEW / median_time(lambda: ours(False), warmup=1, rounds=args.rounds)
-    hf_rate = NEW / median_time(theirs, warmup=1, rounds=args.rounds)
+    cache, out = DynamicCache(), []
+    logits = model(input_ids=idx, past_key_values=cache, use_cache=True).logits[:, -1]
+    for _ in range(new):
+        token = logits.argmax(-1, keepdim=True)
+        out.append(token)
+        logits = model(input_ids=token, past_key_values=cache, use_cache=True).logits[:, -1]
+    return torch.cat(out, 1)
+
+
+@torch.no_grad()
+def hf_generate(model, idx: torch.Tensor, new: int, **kw) -> torch.Tensor:
+    out = model.generate(idx, max_new_tokens=new, min_new_tokens=new, do_sample=False, use_cache=True,
+                         pad_token_id=0, **kw)  # fmt: skip
+    return out[:, idx.size(1) :]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    info = environment("transformers")
+    print_environment(info)
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(**SHAPE)).eval()
+    hf = hf_gpt2()
+
+    one = torch.tensor([[1]])
+    batch1 = {
+        "lmlab KV cache": lambda: list(generate(model, [1], NEW, temperature=0)),
+        "lmlab recompute": lambda: list(generate(model, [1], NEW, temperature=0, use_cache=False)),
+        "transformers generate": lambda: hf_generate(hf, one, NEW),
+        "transformers static cache": lambda: hf_generate(hf, one, NEW, cache_implementation="static"),
+        "transformers minimal loop": lambda: hf_loop(hf, one, NEW),
+    }
+    prompts = torch.randint(0, 65, (BATCH, PROMPT))
+    batch8 = {
+        "lmlab generate_batch": lambda: generate_batch(model, prompts.tolist(), NEW_BATCHED, temperature=0),
+        "transformers generate": lambda: hf_generate(hf, prompts, NEW_BATCHED),
+        "transformers minimal loop": lambda: hf_loop(hf, prompts, NEW_BATCHED),
+    }
+    results = {}
+    for label, sides, tokens in (("batch 1", batch1, NEW), ("batch 8", batch8, BATCH * NEW_BATCHED)):
+        times = alternate(sides, rounds=args.rounds, warmup=1)
+        results[label] = {k: spread([tokens / t for t in v]) for k, v in times.items()}
+        print(f"\n{label} ({tokens} new tokens a round):")
+        for k, r in results[label].items():
+            print(f"  {k:27} {fmt(r):>22} tok/s")
+    r1 = {k: v["median"] for k, v in results["batch 1"].items()}
+    r8 = {k: v["median"] for k, v in results["batch 8"].items()}
     bandwidth = memory_bandwidth()
     model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     bound = bandwidth / model_bytes
-    print(
-        f"model {model_bytes / 1e6:.1f} MB fp32; measured copy bandwidth {bandwidth / 1e9:.1f} GB/s "
-        f"-> bound {bound:.0f} tokens/s"
-    )
-    print(f"lmlab KV cache      {cached:7.0f} tokens/s  ({cached / bound:.0%} of the bandwidth bound)")
-    print(f"lmlab recompute     {naive:7.0f} tokens/s  (cache speed-up {cached / naive:.1f}x)")
-    print(f"transformers cache  {hf_rate:7.0f} tokens/s  (lmlab / transformers {cached / hf_rate:.2f}x)")
+    best_peer1 = max((k for k in r1 if k.startswith("transformers")), key=r1.get)
+    best_peer8 = max((k for k in r8 if k.startswith("transformers")), key=r8.get)
+    print(f"\nmodel {model_bytes / 1e6:.1f} MB fp32; bandwidth {bandwidth / 1e9:.1f} GB/s: bound {bound:.0f} tok/s")
+    print(f"batch 1: lmlab {r1['lmlab KV cache']:.0f} tok/s = {r1['lmlab KV cache'] / bound:.0%} of the bound; "
+          f"cache speed-up {r1['lmlab KV cache'] / r1['lmlab recompute']:.1f}x; "
+          f"lmlab / {best_peer1} (the fastest peer) {r1['lmlab KV cache'] / r1[best_peer1]:.2f}x")  # fmt: skip
+    print(f"batch 8: lmlab {r8['lmlab generate_batch']:.0f} tok/s; "
+          f"lmlab / {best_peer8} (the fastest peer) {r8['lmlab generate_batch'] / r8[best_peer8]:.2f}x")  # fmt: skip
+    out = {"environment": info, "args": vars(args), "results": results, "bandwidth_bytes_per_s": bandwidth,
+           "model_bytes": model_bytes, "bound_tokens_per_s": bound}  # fmt: skip
+    print(f"saved {save_result('generation', out)}")
 
 
 if __name__ == "__main__":

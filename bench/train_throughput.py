@@ -1,15 +1,24 @@
-"""Training throughput (forward + backward + AdamW) of the lmlab GPT vs Hugging Face GPT2LMHeadModel.
+"""Training throughput (forward + backward + fused AdamW) of the lmlab GPT vs Hugging Face GPT2LMHeadModel at its best.
 
-Same shapes, same fused AdamW, same batches; fp32 and bf16 autocast; medians of interleaved
-rounds. MFU is against the measured fp32 matmul peak of this machine.
+The peer as its authors would run it: `activation_function="gelu_pytorch_tanh"` (the fused tanh GELU lmlab uses;
+GPT-2's default `gelu_new` is an unfused formula), `use_cache=False` in training, and both of its attention
+implementations, `sdpa` and `eager`, each measured (the faster is the one compared). lmlab runs its default path
+(SDPA in fp32; explicit softmax under bf16 autocast on the CPU, where bf16 SDPA's backward is slow), and with
+--compile also under `torch.compile` (compilation outside the timed rounds; its time is printed).
 
-    python bench/train_throughput.py [--rounds 5] [--steps 4]
+Same shapes, same batches, same fused AdamW; fp32 and bf16 autocast; every side alternates round by round
+(bench/common.py), medians [min, max] of tokens/s. MFU counts the FLOPs a causal model needs per token,
+6N + 6 L C T (attention: half of the full T x T, PaLM app. B's 12 L C T halved), against the fp32 (or bf16)
+matmul peak measured on this machine, not a datasheet's.
+
+    python bench/train_throughput.py [--rounds 7] [--steps 4] [--compile]
 """
 
 import argparse
+import statistics
 
 import torch
-from common import median_time
+from common import alternate, environment, fmt, print_environment, save_result, spread
 
 from lmlab.device import autocast, measure_peak_flops
 from lmlab.losses import cross_entropy
@@ -23,43 +32,41 @@ SHAPES = {
 VOCAB = 65
 
 
-def lmlab_model(s):
-    return GPT(
-        ModelConfig(
-            n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"], block_size=s["block_size"], vocab_size=VOCAB
-        )
-    )
+def lmlab_model(s) -> GPT:
+    shape = {k: s[k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
+    return GPT(ModelConfig(**shape, vocab_size=VOCAB))
 
 
-def hf_model(s):
+def hf_model(s, attn: str):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    cfg = GPT2Config(
-        n_layer=s["n_layer"],
-        n_head=s["n_head"],
-        n_embd=s["n_embd"],
-        n_positions=s["block_size"],
-        vocab_size=VOCAB,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-    )
-    return GPT2LMHeadModel(cfg)
+    cfg = GPT2Config(n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"], n_positions=s["block_size"],
+                     vocab_size=VOCAB, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                     activation_function="gelu_pytorch_tanh", use_cache=False, bos_token_id=0, eos_token_id=0,
+                     attn_implementation=attn)  # fmt: skip
+    model = GPT2LMHeadModel(cfg)
+    assert model.config._attn_implementation == attn, model.config._attn_implementation
+    return model
 
 
-def mean_cross_entropy(logits, targets):
-    loss = cross_entropy(logits, targets)
-    return loss.sum / loss.n
+def causal_flops_per_token(model: GPT) -> float:
+    """Training FLOPs per token a causal GPT needs: 6N for the matmuls, 6 L C T for causal attention."""
+    cfg = model.config
+    return 6 * model.num_params() + 6 * cfg.n_layer * cfg.n_embd * cfg.block_size
 
 
-def step_fn(model, x, y, dtype, hf: bool):
+def train_steps(model, x, y, dtype, hf: bool, steps: int):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     device = torch.device("cpu")
 
-    def run(steps):
+    def run():
         for _ in range(steps):
             with autocast(device, dtype):
-                loss = model(input_ids=x, labels=x).loss if hf else mean_cross_entropy(model(x), y)
+                if hf:
+                    loss = model(input_ids=x, labels=x, use_cache=False).loss
+                else:
+                    out = cross_entropy(model(x), y)
+                    loss = out.sum / out.n
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -69,31 +76,55 @@ def step_fn(model, x, y, dtype, hf: bool):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--steps", type=int, default=4, help="optimizer steps per timed round")
+    ap.add_argument("--compile", action="store_true", help="also time lmlab under torch.compile")
     args = ap.parse_args()
-    peak = measure_peak_flops(torch.device("cpu"), torch.float32)
-    print(f"threads {torch.get_num_threads()}, measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
+    info = environment("transformers")
+    print_environment(info)
+    peak = {dtype: measure_peak_flops(torch.device("cpu"), dtype) for dtype in (torch.float32, torch.bfloat16)}
+    print(f"measured matmul peak: fp32 {peak[torch.float32] / 1e9:.0f} GFLOP/s, "
+          f"bf16 {peak[torch.bfloat16] / 1e9:.0f} GFLOP/s (the MFU denominators)")  # fmt: skip
+    results = {}
     for name, s in SHAPES.items():
         torch.manual_seed(0)
         x = torch.randint(0, VOCAB, (s["batch"], s["block_size"]))
         y = torch.roll(x, -1, 1)
-        ours, theirs = lmlab_model(s), hf_model(s)
         tokens = s["batch"] * s["block_size"] * args.steps
-        results = {}
+        ours = lmlab_model(s)
+        models = {"lmlab": ours, "transformers sdpa": hf_model(s, "sdpa"), "transformers eager": hf_model(s, "eager")}
+        if args.compile:
+            import time
+
+            compiled = torch.compile(lmlab_model(s))
+            t = time.perf_counter()
+            train_steps(compiled, x, y, torch.float32, False, 1)()
+            train_steps(compiled, x, y, torch.bfloat16, False, 1)()
+            print(f"{name}: torch.compile warm-up (fp32 and bf16) {time.perf_counter() - t:.0f} s")
+            models["lmlab compiled"] = compiled
+        print(f"\n{name}: {ours.num_params() / 1e6:.2f}M params, {tokens} tokens per round")
         for dtype in (torch.float32, torch.bfloat16):
-            fns = {"lmlab": step_fn(ours, x, y, dtype, False), "hf": step_fn(theirs, x, y, dtype, True)}
-            for key, fn in fns.items():
-                results[(key, dtype)] = tokens / median_time(lambda: fn(args.steps), warmup=1, rounds=args.rounds)
-        mfu = results[("lmlab", torch.float32)] * ours.flops_per_token() / peak
-        print(f"\n{name}: {ours.num_params() / 1e6:.2f}M params")
-        for dtype in (torch.float32, torch.bfloat16):
-            a, b = results[("lmlab", dtype)], results[("hf", dtype)]
-            print(f"  {str(dtype):15} lmlab {a:8.0f} tok/s   transformers {b:8.0f} tok/s   ratio {a / b:.2f}")
-        print(
-            f"  lmlab bf16 / fp32: {results[('lmlab', torch.bfloat16)] / results[('lmlab', torch.float32)]:.2f}x"
-            f"   fp32 MFU {mfu:.0%}"
-        )
+            hf = {k: k.startswith("transformers") for k in models}
+            sides = {k: train_steps(m, x, y, dtype, hf[k], args.steps) for k, m in models.items()}
+            times = alternate(sides, rounds=args.rounds, warmup=1)
+            rates = {k: spread([tokens / t for t in v]) for k, v in times.items()}
+            best_peer = max(("transformers sdpa", "transformers eager"), key=lambda k: rates[k]["median"])
+            ratio = rates["lmlab"]["median"] / rates[best_peer]["median"]
+            mfu = rates["lmlab"]["median"] * causal_flops_per_token(ours) / peak[dtype]
+            kind = str(dtype).removeprefix("torch.")
+            for k, r in rates.items():
+                print(f"  {kind:9} {k:19} {fmt(r):>26} tok/s")
+            line = f"  {kind:9} lmlab / {best_peer} (the faster peer): {ratio:.2f}x; lmlab MFU {mfu:.0%} of {kind} peak"
+            if args.compile:
+                line += f"; compiled / eager lmlab {rates['lmlab compiled']['median'] / rates['lmlab']['median']:.2f}x"
+            print(line)
+            results[f"{name} {kind}"] = {"tokens_per_s": rates, "best_peer": best_peer, "ratio": ratio, "mfu": mfu,
+                                         "rounds_s": {k: v for k, v in times.items()}}  # fmt: skip
+    summary = {k: round(v["ratio"], 2) for k, v in results.items()}
+    print(f"\nlmlab / best transformers: {summary}; median of ratios {statistics.median(summary.values()):.2f}")
+    out = {"environment": info, "peak_flops": {str(k): v for k, v in peak.items()}, "args": vars(args),
+           "results": results}  # fmt: skip
+    print(f"saved {save_result('train_throughput', out)}")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,11 @@ UNMAPPABLE = {
     "rope-gelu": (dict(pos_encoding="rope", norm="rmsnorm"), "mlp 'gelu'"),
     "learned-gqa": (dict(n_kv_head=2), "n_kv_head 2"),
     "recurrent": (dict(arch="lstm"), "arch 'lstm'"),
+    "relu2": (dict(mlp="relu2"), "mlp 'relu2'"),
+    "rope-relu2": (dict(pos_encoding="rope", norm="rmsnorm", mlp="relu2"), "mlp 'relu2'"),
+    "qk-norm": (dict(qk_norm=True), "qk_norm True"),
+    "rope-qk-norm": (dict(pos_encoding="rope", norm="rmsnorm", mlp="swiglu", qk_norm=True), "qk_norm True"),
+    "logit-softcap": (dict(logit_softcap=30.0), "logit_softcap 30.0"),
 }
 
 

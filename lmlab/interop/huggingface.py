@@ -165,6 +165,10 @@ def export_family(cfg: ModelConfig, run) -> str:
             f"{run}: n_kv_head {cfg.n_kv_head} (grouped-query attention) has no GPT-2 equivalent; "
             "GQA exports with rope + rmsnorm + swiglu (Llama)"
         )
+    # modded-nanogpt's layers that GPT-2 and Llama lack (zero_init_proj is only an initialisation: it exports)
+    for option, value in (("qk_norm", cfg.qk_norm), ("logit_softcap", cfg.logit_softcap)):
+        if value:
+            raise LmlabError(f"{run}: {option} {value} has no transformers GPT-2 or Llama equivalent; {MAPPED}")
     return model_type
 
 

@@ -20,13 +20,18 @@ class ModelConfig:
     vocab_size: int = derived(0, "set from the tokenizer")
     pos_encoding: str = opt("learned", "learned | sinusoidal | rope", ("learned", "sinusoidal", "rope"))
     norm: str = opt("layernorm", "layernorm | rmsnorm", ("layernorm", "rmsnorm"))
-    mlp: str = opt("gelu", "gelu | swiglu", ("gelu", "swiglu"))
+    mlp: str = opt("gelu", "gelu | swiglu | relu2 (ReLU squared, Primer)", ("gelu", "swiglu", "relu2"))
     dropout: float = opt(0.0, "dropout probability")
     bias: bool = opt(True, "biases in linear layers and LayerNorm")
     tie_embeddings: bool = opt(True, "share the input embedding with the output head")
     rope_theta: float = opt(10000.0, "RoPE base")
     norm_eps: float = opt(1e-5, "epsilon of LayerNorm / RMSNorm (imported models may use another)")
-    mlp_hidden: int = opt(0, "MLP hidden width; 0 means 4 * n_embd (gelu) or 8/3 * n_embd rounded up to 64 (swiglu)")
+    mlp_hidden: int = opt(
+        0, "MLP hidden width; 0 means 4 * n_embd (gelu, relu2) or 8/3 * n_embd rounded up to 64 (swiglu)"
+    )
+    qk_norm: bool = opt(False, "RMSNorm of each head's query and key before attention (and RoPE)")
+    zero_init_proj: bool = opt(False, "start the attention and MLP output projections at zero (blocks = identity)")
+    logit_softcap: float = opt(0.0, "cap * tanh(logits / cap) on the output logits; 0 means off (Gemma 2: 30)")
     attn_impl: str = opt(
         "auto", "auto | sdpa | math (math: explicit softmax, faster for bf16 on CPU)", ("auto", "sdpa", "math")
     )

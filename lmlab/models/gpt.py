@@ -5,6 +5,15 @@ embeddings plus a positional signal, and a final norm and linear head that gives
 Options: positional encoding (learned, sinusoidal as in Vaswani et al. 2017, or rotary as in
 Su et al. 2021), LayerNorm or RMSNorm, GELU or SwiGLU MLP (Shazeer 2020), grouped-query attention
 (Ainslie et al. 2023), and a KV cache for incremental decoding.
+The modded-nanogpt options (Keller Jordan et al. 2024, the NanoGPT speedrun), each off by default:
+    qk_norm         RMSNorm of each head's query and key (Henry et al. 2020, "Query-Key Normalization for
+                    Transformers"; Dehghani et al. 2023, ViT-22B; also OLMo 2): q.k cannot grow with the
+                    activations, the attention-logit blow-up ViT-22B saw in training.
+    mlp="relu2"     ReLU squared, h = relu(x W1)^2 (So et al. 2021, "Primer").
+    zero_init_proj  output projections start at zero, so each block starts as the identity (cf. Zhang et al.
+                    2019, Fixup; Bachlechner et al. 2020, ReZero).
+    logit_softcap   logits = cap * tanh(logits / cap) (Gemma Team 2024, Gemma 2): logits within (-cap, cap).
+    tie_embeddings=False  an output head of its own, not the token embedding (Press & Wolf 2017 tie them).
 Shapes: B batch, T time, C n_embd, nh heads, nkv key/value heads, hs head size, V vocab.
 """
 
@@ -63,6 +72,14 @@ class Linear(nn.Linear):
         column = x.reshape(1, 1, -1).transpose(1, 2).expand(k, -1, 1).to(w.dtype)
         y = torch.bmm(w, column).view(*x.shape[:-1], self.out_features)  # (k, out/k, 1) -> (..., out)
         return y + self.bias.to(y.dtype) if self.bias is not None else y
+
+
+class HeadRMSNorm(nn.RMSNorm):
+    """RMSNorm over the head dimension of q or k (B, nh, T, hs), in their precision: bf16 under autocast, where
+    nn.RMSNorm would meet an fp32 gain and leave the fused kernel."""
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight.to(x.dtype), self.eps)
 
 
 def causal_mask(T: int, S: int, device) -> torch.Tensor:
@@ -126,6 +143,9 @@ class CausalSelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.attn_impl = cfg.attn_impl
         self.rope = cfg.pos_encoding == "rope"
+        if cfg.qk_norm:  # one learned gain of size hs, shared by the heads (as Qwen 3; modded-nanogpt's has none)
+            self.q_norm = HeadRMSNorm(self.head_size, eps=cfg.norm_eps)
+            self.k_norm = HeadRMSNorm(self.head_size, eps=cfg.norm_eps)
 
     def use_math_attention(self, x: torch.Tensor) -> bool:
         # bf16 scaled_dot_product_attention backward is slow on CPU; explicit softmax is not.
@@ -140,6 +160,8 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
         v = v.view(B, T, nkv, hs).transpose(1, 2)
+        if hasattr(self, "q_norm"):  # before RoPE (a rotation keeps the RMS) and before the cache stores k
+            q, k = self.q_norm(q), self.k_norm(k)
         if self.rope:
             cos, sin = rope
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
@@ -172,22 +194,24 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.swiglu = cfg.mlp == "swiglu"
-        if self.swiglu:
+        self.activation = cfg.mlp
+        if self.activation == "swiglu":
             # 2/3 of 4C keeps the parameter count of the GELU MLP (Shazeer 2020), rounded to 64.
             hidden = cfg.mlp_hidden or 64 * math.ceil(8 * cfg.n_embd / 3 / 64)
             self.c_fc = Linear(cfg.n_embd, 2 * hidden, bias=cfg.bias)  # gate and up projections, stacked
         else:
-            hidden = cfg.mlp_hidden or 4 * cfg.n_embd
+            hidden = cfg.mlp_hidden or 4 * cfg.n_embd  # gelu and relu2: the same parameters at the same width
             self.c_fc = Linear(cfg.n_embd, hidden, bias=cfg.bias)
         self.c_proj = Linear(hidden, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x):
         h = self.c_fc(x)
-        if self.swiglu:
+        if self.activation == "swiglu":
             gate, up = h.chunk(2, dim=-1)
             h = F.silu(gate) * up
+        elif self.activation == "relu2":
+            h = F.relu(h).square()  # Primer (So et al. 2021): found by architecture search, sparse as ReLU
         else:
             h = F.gelu(h, approximate="tanh")
         return self.dropout(self.c_proj(h))
@@ -230,8 +254,11 @@ class GPT(nn.Module):
             self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf 2017)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):  # GPT-2: scale residual projections by 1/sqrt(2 * n_layer)
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+            if name.endswith("c_proj.weight"):  # the projections that write into the residual stream
+                if cfg.zero_init_proj:  # each block starts as the identity (modded-nanogpt)
+                    nn.init.zeros_(p)
+                else:  # GPT-2: scale residual projections by 1/sqrt(2 * n_layer)
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
 
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):
@@ -297,4 +324,15 @@ class GPT(nn.Module):
             x = x[:, -1:, :]
         elif target_mask is not None:
             x = x[target_mask]  # (N, C)
-        return self.lm_head(x)
+        return self.logits(x)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (..., C) -> next-token logits (..., V): the output head, then the optional soft cap.
+
+        Every path from hidden states to logits goes through here, so the cap applies everywhere.
+        """
+        logits = self.lm_head(x)
+        cap = self.config.logit_softcap
+        if cap:  # Gemma 2 (Team 2024), modded-nanogpt: a smooth clamp to (-cap, cap), the identity near 0
+            logits = cap * torch.tanh(logits / cap)
+        return logits

@@ -67,4 +67,4 @@ class PolicyWithCritic(GPT):
             values = self.value_head(h).squeeze(-1).float()
         else:
             values = self.critic.values(self.critic.gpt.hidden_states(idx)[target_mask])
-        return self.lm_head(h), values
+        return self.logits(h), values
