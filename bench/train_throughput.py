@@ -7,8 +7,8 @@ implementations, `sdpa` and `eager`, each measured (the faster is the one compar
 --compile also under `torch.compile` (compilation outside the timed rounds; its time is printed).
 
 Same shapes, same batches, same fused AdamW; fp32 and bf16 autocast; every side alternates round by round
-(bench/common.py), medians [min, max] of tokens/s. MFU counts the FLOPs a causal model needs per token,
-6N + 6 L C T (attention: half of the full T x T, PaLM app. B's 12 L C T halved), against the fp32 (or bf16)
+(bench/common.py), medians [min, max] of tokens/s. MFU counts the FLOPs a causal model needs per token
+(GPT.flops_per_token: 6N + 6 L C T, attention's half of PaLM's full 12 L C T), against the fp32 (or bf16)
 matmul peak measured on this machine, not a datasheet's.
 
     python bench/train_throughput.py [--rounds 7] [--steps 4] [--compile]
@@ -47,12 +47,6 @@ def hf_model(s, attn: str):
     model = GPT2LMHeadModel(cfg)
     assert model.config._attn_implementation == attn, model.config._attn_implementation
     return model
-
-
-def causal_flops_per_token(model: GPT) -> float:
-    """Training FLOPs per token a causal GPT needs: 6N for the matmuls, 6 L C T for causal attention."""
-    cfg = model.config
-    return 6 * model.num_params() + 6 * cfg.n_layer * cfg.n_embd * cfg.block_size
 
 
 def train_steps(model, x, y, dtype, hf: bool, steps: int):
@@ -110,7 +104,7 @@ def main():
             rates = {k: spread([tokens / t for t in v]) for k, v in times.items()}
             best_peer = max(("transformers sdpa", "transformers eager"), key=lambda k: rates[k]["median"])
             ratio = rates["lmlab"]["median"] / rates[best_peer]["median"]
-            mfu = rates["lmlab"]["median"] * causal_flops_per_token(ours) / peak[dtype]
+            mfu = rates["lmlab"]["median"] * ours.flops_per_token() / peak[dtype]
             kind = str(dtype).removeprefix("torch.")
             for k, r in rates.items():
                 print(f"  {kind:9} {k:19} {fmt(r):>26} tok/s")

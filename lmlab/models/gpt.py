@@ -276,9 +276,14 @@ class GPT(nn.Module):
         return n
 
     def flops_per_token(self) -> float:
-        """Training FLOPs per token, fwd+bwd: 6N for the matmuls + 12 * L * C * T for attention (PaLM, app. B)."""
+        """Training FLOPs per token a causal model needs, fwd+bwd: 6N for the matmuls + 6 * L * C * T for attention.
+
+        PaLM (app. B) counts 12 * L * C * T for the two attention matmuls over the full T x T; a causal model
+        needs only the lower triangle, half of it, which is what causal kernels compute. MFU divides the FLOP/s
+        this implies by the matmul peak measured on the machine (lmlab.device.measure_peak_flops), not a datasheet.
+        """
         cfg = self.config
-        return 6 * self.num_params() + 12 * cfg.n_layer * cfg.n_embd * cfg.block_size
+        return 6 * self.num_params() + 6 * cfg.n_layer * cfg.n_embd * cfg.block_size
 
     def new_cache(self, batch_size: int, device) -> KVCache:
         return KVCache(self.config, batch_size, device, dtype=self.lm_head.weight.dtype)
