@@ -2,16 +2,17 @@
 
 Both run the real Trainer step (same optimizer, precision and loss) on the cpu-small model with a
 fresh init: pre-training on B x T windows (T = block_size), SFT on the built-in task mixture with
-the SFT defaults (length-bucketed, right-padded batches). SFT tokens/s counts real tokens only,
-padding excluded; the padded figure is printed too.
+the SFT defaults (length-bucketed, right-padded batches). What is compared: tokens trained per second, each
+round of each side training about the same number of tokens (SFT: real tokens, padding excluded; the padded
+figure is printed too). The sides alternate round by round (bench/common.py); medians [min, max].
 
-    python bench/sft_throughput.py [--steps 30] [--preset cpu-small] [--threads 2]
+    python bench/sft_throughput.py [--steps 10] [--rounds 5] [--preset cpu-small] [--threads 2]
 """
 
 import argparse
-import time
 
 import torch
+from common import alternate, environment, fmt, print_environment, save_result, spread
 
 from lmlab.data import tasks
 from lmlab.data.tokens import prepare_tokenizer
@@ -23,25 +24,27 @@ from lmlab.stages.sft import BucketedBatches, SFTConfig, prepare_sft_data, sft_l
 from lmlab.trainer import Trainer
 
 
-def steps_per_second(trainer: Trainer, steps: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        trainer.train_step(trainer.model)
-    t = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step(trainer.model)
-    return steps / (time.perf_counter() - t)
+def run_steps(trainer: Trainer, steps: int):
+    def run():
+        for _ in range(steps):
+            trainer.train_step(trainer.model)
+
+    return run
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="cpu-small")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=10, help="pre-training steps per round (SFT: as many tokens)")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave the default)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    info = environment()
+    print_environment(info)
     config = PretrainConfig.build(args.preset, overrides={"progress": False, "device": str(device)})
     d, T = config.data, config.model.block_size
     tokenizer = prepare_tokenizer(d.data, d.tokenizer, d.bpe_vocab_size)
@@ -61,7 +64,6 @@ def main():
         next_token_loss,
         device=device,
     )
-    pre_rate = steps_per_second(pre, args.steps) * B * T
 
     sft_cfg = SFTConfig.build(overrides={"progress": False, "device": str(device), "dtype": pre_cfg.dtype}).train
     original = tasks.BUILTIN_SIZE
@@ -72,21 +74,27 @@ def main():
     sft = Trainer(
         new_model(build_model, config.model, tokenizer.vocab_size, 0), sft_cfg, None, batches, sft_loss, device=device
     )
-    sft_steps = steps_per_second(sft, args.steps)
     padded = sum(batches(i)["inputs"].numel() for i in range(batches.batches_per_epoch)) / batches.batches_per_epoch
     accum = sft_cfg.grad_accum  # micro-batches a step
-    sft_rate, sft_padded_rate = sft_steps * accum * batches.tokens_per_batch, sft_steps * accum * padded
+    sft_step_tokens, pre_step_tokens = accum * batches.tokens_per_batch, pre_cfg.grad_accum * B * T
+    sft_steps = max(1, round(args.steps * pre_step_tokens / sft_step_tokens))  # equal tokens a round
+    times = alternate({"pretrain": run_steps(pre, args.steps), "sft": run_steps(sft, sft_steps)}, args.rounds, 1)
+    pre_rate = spread([args.steps * pre_step_tokens / t for t in times["pretrain"]])
+    sft_rate = spread([sft_steps * sft_step_tokens / t for t in times["sft"]])
+    sft_padded = spread([sft_steps * accum * padded / t for t in times["sft"]])
 
     print(
         f"device {device}, threads {torch.get_num_threads()}, dtype {pre.dtype}, "
         f"model {config.model.n_layer}x{config.model.n_embd}, block {T}"
     )
-    print(f"pretrain: {pre_rate:,.0f} tokens/s  ({B} x {T} tokens a step)")
-    print(
-        f"sft:      {sft_rate:,.0f} tokens/s  ({accum} x {batches.tokens_per_batch:.0f} real tokens a step, "
-        f"{sft_padded_rate:,.0f} tokens/s with padding)"
-    )
-    print(f"ratio sft / pretrain: {sft_rate / pre_rate:.2f}")
+    print(f"pretrain: {fmt(pre_rate)} tokens/s  ({B} x {T} tokens a step, {args.steps} steps a round)")
+    print(f"sft:      {fmt(sft_rate)} tokens/s  ({accum} x {batches.tokens_per_batch:.0f} real tokens a step, "
+          f"{sft_steps} steps a round; {fmt(sft_padded)} tokens/s with padding)")  # fmt: skip
+    ratio = sft_rate["median"] / pre_rate["median"]
+    print(f"ratio sft / pretrain: {ratio:.2f}")
+    out = {"environment": info, "args": vars(args), "pretrain": pre_rate, "sft": sft_rate, "sft_padded": sft_padded,
+           "ratio": ratio}  # fmt: skip
+    print(f"saved {save_result('sft_throughput', out)}")
 
 
 if __name__ == "__main__":

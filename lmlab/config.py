@@ -49,9 +49,16 @@ class TrainConfig:
     warmup_iters: int = opt(100, "linear warmup steps")
     lr_decay_iters: int = opt(0, "steps of cosine decay; 0 means max_iters")
     schedule: str = opt("cosine", "cosine | constant", ("cosine", "constant"))
-    weight_decay: float = opt(0.1, "AdamW decay, on matrices and embeddings only")
+    optimizer: str = opt(
+        "adamw",
+        "adamw | muon (Muon for the hidden layers' matrices, AdamW for the rest: lmlab.optim)",
+        ("adamw", "muon"),
+    )
+    weight_decay: float = opt(0.1, "decoupled decay, on matrices and embeddings only (AdamW and Muon)")
     beta1: float = opt(0.9, "AdamW beta1")
     beta2: float = opt(0.99, "AdamW beta2")
+    muon_lr: float = opt(8e-3, "Muon's peak learning rate, in AdamW's units (update RMS 0.2 lr: lmlab.optim)")
+    muon_momentum: float = opt(0.95, "Muon's Nesterov momentum")
     grad_clip: float = opt(1.0, "max global gradient norm; 0 disables clipping")
     eval_interval: int = opt(250, "steps between evaluations and checkpoints")
     keep_checkpoints: int = opt(1, "how many of the latest checkpoints to keep in RUN/ckpt (older ones are deleted)")

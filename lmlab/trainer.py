@@ -1,6 +1,7 @@
 """The one training loop. Every stage supplies batches and a loss; everything else lives here:
-AdamW, warmup + cosine schedule, gradient clipping and accumulation, bf16 autocast, DDP,
-optional torch.compile, periodic evaluation, metrics, progress, and exact checkpoint/resume.
+the optimizer (AdamW, or Muon beside it: lmlab.optim), warmup + cosine schedule, gradient clipping and
+accumulation, bf16 autocast, DDP, optional torch.compile, periodic evaluation, metrics, progress, and exact
+checkpoint/resume.
 
 A stage gives (through lmlab.stages.recipe):
     batch_fn(index) -> dict of tensors       micro-batch number `index`, a pure function of index
@@ -41,35 +42,29 @@ from tqdm.auto import tqdm
 from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, resolve_dtype
 from lmlab.errors import LmlabError
+from lmlab.optim import make_optimizer
 from lmlab.runs import RunFolder, atomic_write
 
 
-def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0) -> float:
+def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0, peak: float | None = None) -> float:
     """Linear warmup to cfg.lr, then cosine decay to cfg.min_lr over lr_decay_iters (Loshchilov & Hutter 2017).
 
     With a time budget (cfg.max_seconds), the decay follows whichever is further along: the steps or
     `time_fraction`, the share of max_seconds spent (a budget-based schedule, as in Geiping & Goldstein 2022).
+    `peak` is the peak of a param group whose own differs from cfg.lr (Muon's): its lr follows the same curve
+    from peak to min_lr * peak / lr, the same fraction of its peak at every step.
     """
+    lr = cfg.lr if peak is None else peak
+    min_lr = cfg.min_lr if lr == cfg.lr else cfg.min_lr * lr / cfg.lr
     if cfg.schedule == "constant":
-        return cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_iters, 1))
+        return lr * min(1.0, (step + 1) / max(cfg.warmup_iters, 1))
     if step < cfg.warmup_iters:
-        return cfg.lr * (step + 1) / cfg.warmup_iters
+        return lr * (step + 1) / cfg.warmup_iters
     decay_iters = cfg.lr_decay_iters or cfg.max_iters
     progress = max((step - cfg.warmup_iters) / max(decay_iters - cfg.warmup_iters, 1), time_fraction)
     if progress >= 1.0:
-        return cfg.min_lr
-    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
-
-
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices and embeddings only, not on biases and norm gains."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    fused = device.type in ("cuda", "cpu")
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
+        return min_lr
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
 class Rollouts(Protocol):
@@ -119,6 +114,7 @@ class Trainer:
         self.dtype = resolve_dtype(cfg.dtype, device)
         self.model = model.to(device)
         self.optimizer = make_optimizer(self.model, cfg, device)
+        self.peak_lrs = [group["lr"] for group in self.optimizer.param_groups]  # each group's own (AdamW's, Muon's)
         self.step = 0
         self.train_seconds = 0.0  # wall time spent in training steps (not evaluation), for max_seconds
         self.lr = cfg.lr  # the learning rate of the latest step
@@ -218,9 +214,10 @@ class Trainer:
     def train_step(self, model) -> tuple[float, float, dict]:
         """One optimizer step over world * grad_accum micro-batches; returns (loss, grad norm, metrics)."""
         cfg, world, rank = self.cfg, self.dist.world_size, self.dist.rank
-        self.lr = lr_at(self.step, cfg, self.time_fraction())
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
+        time_fraction = self.time_fraction()
+        self.lr = lr_at(self.step, cfg, time_fraction)
+        for group, peak in zip(self.optimizer.param_groups, self.peak_lrs):
+            group["lr"] = lr_at(self.step, cfg, time_fraction, peak)
         if self.rollouts is not None and self.step % self.rollouts.steps_per_rollout == 0:
             self.collect_rollouts()
         first = (self.step * world + rank) * cfg.grad_accum

@@ -68,13 +68,14 @@ def assert_same_weights(run_a, run_b):
 
 
 # bf16 autocast on the CPU is deterministic, and the checkpoint holds what the step reads (fp32 weights, fp32
-# AdamW moments, the RNG): resuming under bf16 is bitwise exact too, weights and losses, like fp32.
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_resume_is_bitwise_exact(text_file, tmp_path, dtype):
-    """N steps, stop, resume N more == 2N steps uninterrupted (CPU, with dropout), in fp32 and under bf16 autocast."""
-    stopped = pretrain(tiny_config(text_file, max_iters=8, dtype=dtype), out=tmp_path / "a")
+# AdamW moments or Muon momenta, the RNG): resuming under bf16 is bitwise exact too, weights and losses, like fp32.
+@pytest.mark.parametrize("dtype, optimizer", [("float32", "adamw"), ("bfloat16", "adamw"), ("float32", "muon")])
+def test_resume_is_bitwise_exact(text_file, tmp_path, dtype, optimizer):
+    """N steps, stop, resume N more == 2N steps uninterrupted (CPU, with dropout), in fp32 and under bf16 autocast,
+    with AdamW and with Muon beside AdamW."""
+    stopped = pretrain(tiny_config(text_file, max_iters=8, dtype=dtype, optimizer=optimizer), out=tmp_path / "a")
     pretrain(PretrainConfig(), resume=stopped, overrides={"max_iters": 16})
-    straight = pretrain(tiny_config(text_file, max_iters=16, dtype=dtype), out=tmp_path / "b")
+    straight = pretrain(tiny_config(text_file, max_iters=16, dtype=dtype, optimizer=optimizer), out=tmp_path / "b")
     assert_same_weights(stopped, straight)
     # The metric log continues where it stopped, no duplicates.
     assert [r["loss"] for r in logged(stopped)] == [r["loss"] for r in logged(straight)]
