@@ -129,3 +129,18 @@ def test_muon_pretrains_a_tiny_model_about_as_well_as_adamw(text_file, tmp_path)
         val_loss[optimizer] = records[-1]["val_loss"]
     assert val_loss["muon"] < records[0]["loss"] - 2.0, (records[0]["loss"], val_loss)
     assert val_loss["muon"] < val_loss["adamw"] + 0.05, val_loss
+
+
+def test_the_speedrun_preset_trains_with_muon_and_stops_on_the_clock(text_file, tmp_path):
+    import json
+
+    from lmlab.stages.pretrain import PretrainConfig
+
+    config = PretrainConfig.build("shakespeare-speedrun", overrides={"data": str(text_file), "max_seconds": 2.0,
+                                                                     "progress": False})  # fmt: skip
+    assert config.train.optimizer == "muon" and config.model.qk_norm
+    run = pretrain(config, out=tmp_path / "speedrun")
+    steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    last = max(r["step"] for r in steps if "step" in r)
+    assert 0 < last < config.train.max_iters  # the clock ended it, not the step count
+    assert any("val_loss" in r for r in steps)
