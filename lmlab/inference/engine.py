@@ -24,21 +24,20 @@ from dataclasses import dataclass, field
 
 import torch
 
+from lmlab.models.gpt import KVCache
 
-class SlotCache:
+
+class SlotCache(KVCache):
     """Keys and values for `slots` sequences, each at its own length: the cache a GPT takes in place of a KVCache.
 
-    k, v: (n_layer, slots, nkv, block_size, hs). Before each forward pass, `select(rows, starts)` names which
-    slots the batch rows are and where each row's new tokens start; the model then asks positions(), writes
-    through update() and attends with attn_mask(), as it does with a KVCache.
+    k, v: (n_layer, slots, nkv, block_size, hs), as a KVCache of batch `slots`. Before each forward pass,
+    `select(rows, starts)` names which slots the batch rows are and where each row's new tokens start; the model
+    then asks positions(), writes through update() and attends with attn_mask(), as it does with a KVCache
+    (whose single `pos` this cache does not use).
     """
 
     def __init__(self, cfg, slots: int, device, dtype=torch.float32):
-        hs = cfg.n_embd // cfg.n_head
-        shape = (cfg.n_layer, slots, cfg.kv_heads, cfg.block_size, hs)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
-        self.block_size = cfg.block_size
+        super().__init__(cfg, slots, device, dtype)
         self.device = device
 
     def select(self, rows: list[int], starts: list[int]):

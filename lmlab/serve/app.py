@@ -259,7 +259,7 @@ def sse(chunk) -> str:
 
 async def respond(http: HTTPRequest, completion: Completion, body: Body, service: Service, chat: bool):
     """The OpenAI response to a started completion: one JSON object, or a stream of chunks."""
-    kind = "chat.completion" if chat else "text_completion"
+    kind, chunk_kind = ("chat.completion", "chat.completion.chunk") if chat else ("text_completion", "text_completion")
     head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}", "created": int(time.time()),
             "model": service.name}  # fmt: skip
 
@@ -274,21 +274,19 @@ async def respond(http: HTTPRequest, completion: Completion, body: Body, service
             try:
                 if chat:
                     first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                    yield sse({**head, "object": "chat.completion.chunk", "choices": [first]})
-                obj = "chat.completion.chunk" if chat else "text_completion"
+                    yield sse({**head, "object": chunk_kind, "choices": [first]})
                 # a token's event is this chunk with its text in place of the marker: one json.dumps of the text
-                template = sse({**head, "object": obj, "choices": [choice(MARKER, None)]})
+                template = sse({**head, "object": chunk_kind, "choices": [choice(MARKER, None)]})
                 prefix, suffix = template.split(json.dumps(MARKER))
                 async for item in completion.pieces():
                     if item == ("error",):  # the engine failed on this batch (the server log says why)
                         yield sse(ENGINE_ERROR.response().body.decode())
                     elif isinstance(item, tuple):
-                        yield sse({**head, "object": obj, "choices": [choice("", finish_reason(item[0]))]})
+                        yield sse({**head, "object": chunk_kind, "choices": [choice("", finish_reason(item[0]))]})
                     else:
                         yield prefix + json.dumps(item) + suffix
                 if (body.stream_options or {}).get("include_usage"):
-                    obj = "chat.completion.chunk" if chat else "text_completion"
-                    yield sse({**head, "object": obj, "choices": [], "usage": usage(completion)})
+                    yield sse({**head, "object": chunk_kind, "choices": [], "usage": usage(completion)})
                 yield sse("[DONE]")
             finally:  # the client is gone (or the stream ended): free the slot
                 completion.cancel()
