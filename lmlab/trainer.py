@@ -111,6 +111,7 @@ class Trainer:
         self.rollout_metrics: dict[str, float] = {}  # of the latest rollout, logged with each step record
         self.rollout_seconds = 0.0  # time spent collecting rollouts since the last logged record
         self.batch_fn, self.loss_fn, self.eval_fn = batch_fn, loss_fn, eval_fn
+        self.step_loss = loss_fn  # loss_fn, or (compile, one process) loss_fn compiled with the model
         self.dtype = resolve_dtype(cfg.dtype, device)
         self.model = model.to(device)
         self.optimizer = make_optimizer(self.model, cfg, device)
@@ -228,11 +229,15 @@ class Trainer:
             last = k == cfg.grad_accum - 1
             with model.no_sync() if world > 1 and not last else contextlib.nullcontext():
                 with autocast(self.device, self.dtype):
-                    loss = self.loss_fn(model, batch)
+                    loss = self.step_loss(model, batch)
                 # DDP averages gradients over processes: times world, they are the sum over all
                 # micro-batches, divided by the step's total count below.
                 (loss.sum * world).backward()
-            terms = {"loss": loss.sum.detach(), "n": torch.tensor(float(loss.n), device=self.device), **loss.metrics}
+            terms = {
+                "loss": loss.sum.detach(),
+                "n": torch.as_tensor(loss.n, dtype=torch.float32, device=self.device),
+                **loss.metrics,
+            }
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.detach().float()
         names = list(sums)
@@ -286,8 +291,12 @@ class Trainer:
     def fit(self) -> TrainResult:
         cfg = self.cfg
         model = self.model
-        if cfg.compile:
-            model = torch.compile(model)
+        if cfg.compile and self.dist.world_size == 1:
+            # The loss compiled with the model: inductor fuses the fp32 upcast and log-softmax of the logits into
+            # the graph instead of writing (B, T, V) fp32 copies (on a GPU, gpt2-124m: bench/gpu.py).
+            self.step_loss = torch.compile(self.loss_fn)
+        elif cfg.compile:
+            model = torch.compile(model)  # under DDP: the model alone, DDP(compiled) as torch's DDP notes advise
         if self.dist.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = DistributedDataParallel(model, device_ids=ids)

@@ -117,3 +117,15 @@ def test_one_ppo_update_on_two_processes_matches_one_process_with_twice_the_accu
     for a, b in zip(*records):
         assert a["objective/scores"] == pytest.approx(b["objective/scores"], abs=1e-6)
         assert a["objective/kl"] == pytest.approx(b["objective/kl"], abs=1e-5)
+
+
+def test_two_processes_with_torch_compile_match_one_eager_process(text_file, tmp_path):
+    """--compile under DDP (the model compiled, then wrapped) trains as the eager single process; inductor's fused
+    kernels add their own float rounding, so the bound is looser than the eager pair's."""
+    common = ["pretrain", "--preset", "tiny", "--data", str(text_file), "--max-iters", "4", "--log-interval", "1",
+              "--dtype", "float32", "--no-progress"]  # fmt: skip
+    train(TORCHRUN + common + ["--compile", "--out", str(tmp_path / "ddp")])
+    train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
+    a, b = losses(tmp_path / "ddp"), losses(tmp_path / "one")
+    assert len(a) == len(b) == 4
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, (a, b)

@@ -18,7 +18,7 @@ from lmlab.losses import cross_entropy
 def batch_loss(model, x, y) -> tuple[float, int]:
     """The summed next-token loss of inputs x (B, T) with targets y (B, T), and the number of targets."""
     loss = cross_entropy(model(x), y)
-    return float(loss.sum), loss.n
+    return float(loss.sum), int(loss.n)
 
 
 def metrics_from_loss(loss: float, bytes_per_token: float, prefix: str = "val_") -> dict:

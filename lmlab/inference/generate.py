@@ -251,6 +251,14 @@ def sample_responses(
     return prompt_ids, responses, [tokenizer.decode(r, skip_special_tokens=True) for r in responses]
 
 
+def compile_for_decoding(model):
+    """torch.compile the model in place for KV-cache decoding, with dynamic shapes: each step reads a cache one
+    position longer and a prefill has its own length, so static shapes would recompile at every step. The first
+    call compiles (tens of seconds on a CPU); later ones run ~1.4x faster on a CPU (bench/generation.py)."""
+    model.compile(dynamic=True)
+    return model
+
+
 def sample_text(
     run,
     prompt: str = "",
@@ -261,14 +269,18 @@ def sample_text(
     seed=None,
     device="auto",
     num_samples: int = 1,
+    compile: bool = False,
 ) -> Iterator[str]:
-    """Stream text pieces sampled from a run folder's model (samples separated by a rule)."""
+    """Stream text pieces sampled from a run folder's model (samples separated by a rule); compile: torch.compile
+    the decoding (compile_for_decoding)."""
     from lmlab.device import pick_device
     from lmlab.runs import load_run
     from lmlab.tokenizer import StreamDecoder
 
     check_sampling(temperature, top_k, top_p)
     model, tokenizer, _ = load_run(run, pick_device(device))
+    if compile:
+        compile_for_decoding(model)
     prompt_ids = tokenizer.encode(prompt) if prompt else [tokenizer.eos_id]
     eos = tokenizer.eos_id
     for i in range(num_samples):

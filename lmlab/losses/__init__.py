@@ -23,7 +23,8 @@ def upcast(x: torch.Tensor) -> torch.Tensor:
 
 class Loss(NamedTuple):
     sum: torch.Tensor  # scalar: the loss summed over the n terms
-    n: int  # how many terms (target tokens, pairs) the sum covers
+    n: int | torch.Tensor  # how many terms (target tokens, pairs) the sum covers; cross_entropy counts on the
+    # logits' device (a 0-dim tensor): an int would make a GPU step wait there for its forward to finish
     metrics: dict  # name -> scalar tensor, summed over the same n terms
 
 
@@ -38,4 +39,4 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> Loss:
     loss = F.cross_entropy(
         logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
     )
-    return Loss(loss, int((targets != IGNORE).sum()), {})
+    return Loss(loss, (targets != IGNORE).sum(), {})

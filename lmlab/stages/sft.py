@@ -152,7 +152,7 @@ def masked_loss(model, examples, batch_size: int, pad_id: int, device) -> float:
         T = bucketed(len(part[-1][0]) - 1, longest)
         batch = {k: v.to(device) for k, v in collate(part, pad_id, T).items()}
         loss = sft_loss(model, batch)
-        total, count = total + float(loss.sum), count + loss.n
+        total, count = total + float(loss.sum), count + int(loss.n)
     return total / max(count, 1)
 
 

@@ -139,7 +139,7 @@ def build(config: TranslateConfig, ctx: Context, tokenizer=None, pairs: dict | N
         for i in range(0, min(len(val), t.eval_iters * t.batch_size), t.batch_size):
             batch = {k: v.to(ctx.device) for k, v in val.batch(range(i, min(i + t.batch_size, len(val)))).items()}
             loss = seq2seq_loss(model, batch)
-            total, count = total + float(loss.sum), count + loss.n
+            total, count = total + float(loss.sum), count + int(loss.n)
         return {"val_loss": total / max(count, 1)}
 
     def finish(model, run):
