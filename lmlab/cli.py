@@ -72,6 +72,7 @@ def cmd_sample(args):
         args.seed,
         args.device,
         args.num_samples,
+        args.compile,
     ):
         sys.stdout.write(piece)
         sys.stdout.flush()
@@ -216,6 +217,21 @@ def cmd_frontier(args):
     print((path / "frontier.md").read_text())
 
 
+def cmd_inspect(args):
+    from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
+    from lmlab.stages.recipe import default_out
+
+    out = args.out or default_out("inspect")
+    if args.inspect_command == "attention":
+        result = inspect_attention(args.run, args.text, out, args.device)
+    elif args.inspect_command == "context":
+        result = inspect_context(args.run, args.word, args.sentences, out, args.device, args.pool)
+    else:
+        result = inspect_lens(args.run, args.text, out, args.device, args.top_k)
+    print("\n".join(result.report()))
+    print(f"\nplots and tables: {out}/index.md")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences."
@@ -254,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-samples", type=int, default=1)
     p.add_argument("--device", default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile the KV-cache decoding (dynamic shapes)")
     p.set_defaults(fn=cmd_sample)
 
     add_training_command(sub, "sft", "supervised fine-tuning of a causal-LM run on chat data", SFTConfig, sft)
@@ -394,6 +411,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     add_config_flags(p, CompareConfig)
     p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("inspect", help="look inside a causal-LM run: attention maps, a word in context, the logit lens")
+    inspect_sub = p.add_subparsers(dest="inspect_command", metavar="WHAT", required=True)
+    what = {
+        "attention": "each layer's attention weights over a text as heatmaps, and a summary of each head (GPT runs)",
+        "context": "a word's hidden state in two or more sentences: cosine similarity at the embedding and each layer",
+        "lens": "the logit lens: each layer's top next-token predictions over a text (GPT runs)",
+    }
+    for name, help_text in what.items():
+        q = inspect_sub.add_parser(name, help=help_text)
+        q.add_argument("run", metavar="RUN")
+        if name == "context":
+            q.add_argument("--word", required=True, help="the word to follow (whole word, case-sensitive)")
+            q.add_argument("sentences", nargs="+", metavar="SENTENCE", help="two or more sentences holding the word")
+            q.add_argument(
+                "--pool",
+                default="last",
+                choices=["last", "mean"],
+                help="a word of several tokens: its last token (default), or the mean of its tokens",
+            )
+        else:
+            q.add_argument("text", help="the text (longer than the model's context: its last block is kept)")
+        if name == "lens":
+            q.add_argument("--top-k", type=int, default=3, help="predictions shown per layer and position")
+        q.add_argument("--out", help="folder for the PNGs and index.md (default: runs/inspect-<timestamp>)")
+        q.add_argument("--device", default="auto")
+        q.set_defaults(fn=cmd_inspect)
 
     p = sub.add_parser("data", help="built-in datasets")
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)

@@ -5,6 +5,8 @@
 2. Recall at distance d (lmlab.data.recall): accuracy vs d for each architecture.
 3. Vanishing gradients: ||d loss_T / d x_t|| vs T - t for the trained language models.
 4. Translation (KJV -> WEB): BLEU of rnn, rnn-attention and transformer, and BLEU vs source length.
+5. A word in context: the cosine similarity of *bank*'s hidden state in two sentences, by layer, for each
+   trained language model (lmlab.inspect.context).
 Writes RUN/report.md and PNG figures. Results are reported as measured, whatever they show.
 """
 
@@ -288,6 +290,18 @@ def bleu_of_bin(hypotheses: list[str], pairs, bins, k: int, score) -> float:
     return score(hyps, refs)["bleu"]
 
 
+# ---- 5. a word in context --------------------------------------------------------------------
+def context_curves(lm: dict, device) -> dict:
+    """*bank* in the two sentences of BANK, by layer, for each trained language model (arch -> ContextSimilarity)."""
+    from lmlab.inspect.context import BANK, context_similarity
+
+    curves = {}
+    for arch in LM_ARCHS:
+        model, tokenizer, _ = load_run(lm[arch]["run"], device)
+        curves[arch] = context_similarity(model, tokenizer, *BANK)
+    return curves
+
+
 # ---- the report ------------------------------------------------------------------------------
 def new_figure():
     import matplotlib
@@ -334,7 +348,9 @@ def plot_bleu_by_length(tr: dict, path: Path):
     save_figure(fig, ax, path)
 
 
-def write_report(out: Path, lm: dict, recall: dict, grads: dict, tr: dict, cc: CompareSettings, seconds: float) -> Path:
+def write_report(
+    out: Path, lm: dict, recall: dict, grads: dict, tr: dict, context: dict, cc: CompareSettings, seconds: float
+) -> Path:
     D = cc.distances
     lines = [
         "# Beyond RNNs: recurrent models vs the Transformer", "",
@@ -382,10 +398,31 @@ def write_report(out: Path, lm: dict, recall: dict, grads: dict, tr: dict, cc: C
         "", f"rnn-attention against the fixed-context rnn: overall {gaps[0]}; short third {gaps[1]}, middle "
         f"{gaps[2]}, long third {gaps[3]}.", "", "![bleu by length](bleu_length.png)", "",
     ]  # fmt: skip
+    from lmlab.inspect.context import BANK, plot_similarity
+
+    word, (first, second) = BANK
+    depth = max(len(c.layers) for c in context.values())
+    gpt = context["gpt"]
+    header = ["model", "embedding"] + [f"layer {i}" for i in range(1, depth)]
+    lines += [
+        "## 5. A word in context", "",
+        f"Cosine similarity of the hidden state of *{word}* in {first!r} and in {second!r}, at the embedding and "
+        f"after each layer, at the word's last token ({gpt.word_tokens[0][-1]!r} of {' '.join(gpt.word_tokens[0])}: "
+        "the one that has read the whole word). How fast it falls is how much each layer mixes in the words "
+        f"around. {gpt.position_note} {context['rnn'].position_note}", "",
+        "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
+    ]  # fmt: skip
+    for a in LM_ARCHS:
+        sims = [f"{s:.4f}" for s in context[a].similarity[:, 0].tolist()]
+        lines.append(f"| {a} | " + " | ".join(sims + [""] * (depth - len(sims))) + " |")
+    lines += ["", "![bank in two contexts](context.png)", ""]
     plot_recall(recall, D, out / "recall.png")
     plot_gradients(grads, out / "gradients.png")
     plot_bleu_by_length(tr, out / "bleu_length.png")
-    results = {"lm": {a: lm[a] for a in LM_ARCHS}, "recall": recall, "gradients": grads, "translation": tr}
+    plot_similarity(context, out / "context.png", f"{word!r} in two sentences: similarity by depth")
+    bank = {a: dict(zip(c.layers, c.similarity[:, 0].tolist())) for a, c in context.items()}
+    results = {"lm": {a: lm[a] for a in LM_ARCHS}, "recall": recall, "gradients": grads, "translation": tr,
+               "context": bank}  # fmt: skip
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     (out / "report.md").write_text("\n".join(lines))
     return out
@@ -401,5 +438,6 @@ def run_compare(config: CompareConfig | None = None, out: str | Path | None = No
     lm = language_models(cc, out, device)
     recall = recall_models(cc, device)
     grads = gradient_norms(lm, device)
+    context = context_curves(lm, device)
     tr = translation_models(cc, out, device)
-    return write_report(out, lm, recall, grads, tr, cc, time.perf_counter() - t0)
+    return write_report(out, lm, recall, grads, tr, context, cc, time.perf_counter() - t0)

@@ -1,8 +1,9 @@
 """`lmlab run`: the default pipeline on the built-in data, end to end, with a report.
 
-Stage 1 pre-trains the `cpu-small` GPT on the World English Bible, evaluates it and samples from
-it. Stage 2 fine-tunes it on the built-in instruction tasks (SFT) and measures held-out task
-accuracy before and after, with a few example conversations. Stage 3 learns from preferences on
+Stage 1 pre-trains the `cpu-small` GPT on the World English Bible, evaluates it, samples from it
+and looks inside it (attention, a word in two contexts, the logit lens: lmlab.inspect). Stage 2
+fine-tunes it on the built-in instruction tasks (SFT) and measures held-out task accuracy before and
+after, with a few example conversations. Stage 3 learns from preferences on
 controlled sentiment (the DPO paper's IMDb experiment on the built-in corpus): preference pairs
 from the SFT model's own samples ranked by VADER, a reward model, and DPO, with the true reward,
 the win rate and the KL to the SFT model before and after. Then reinforcement learning: PPO against that reward
@@ -22,6 +23,8 @@ from lmlab.eval.task_accuracy import HEADLINE_TASKS, task_accuracy
 from lmlab.experiments.report import markdown_cell, metrics_table, plot_loss, plot_metrics
 from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
+from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
+from lmlab.inspect.context import BANK
 from lmlab.runs import load_run
 from lmlab.stages.dpo import DPOConfig, dpo
 from lmlab.stages.grpo import GRPOConfig, grpo
@@ -40,6 +43,7 @@ CHAT_PROMPTS = [
     "How many times does the letter 'e' appear in 'beginning'?",
     "Hello, how are you?",
 ]
+INSIDE_TEXT = "In the beginning, God created the heavens and the earth."  # what the attention grid and the lens read
 
 
 def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True) -> Path:
@@ -59,6 +63,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         for p in SAMPLE_PROMPTS
     }
     plot_loss(pre, root / "pretrain_loss.png", "pre-training on the World English Bible")
+    inside, inside_results = inside_the_model(pre, root / "inside", device)
 
     t = time.perf_counter()
     tuned = sft(SFTConfig.build("quick" if quick else None, overrides=common), init=pre, out=root / "sft")
@@ -110,6 +115,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "Samples (temperature 0.8, top-k 50):",
         "",
         *[f"```\n{text}\n```\n" for text in samples.values()],
+        *inside,
         "## Stage 2: supervised fine-tuning on the built-in tasks",
         "",
         f"Exact-match accuracy on {n_tasks} held-out instances per task (greedy decoding):",
@@ -132,9 +138,54 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "samples": samples,
         "conversations": conversations,
         "preferences": preference,
+        "inside": inside_results,
     }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
+
+
+def inside_the_model(run: Path, out: Path, device: str) -> tuple[list[str], dict]:
+    """The report's "Inside the model" section for the pre-trained GPT, and its figures for results.json.
+
+    The three inspections of `lmlab inspect` write their full output to out/ (index.md); the section shows the layer
+    of the most previous-token head, the *bank* contrast and the logit lens of INSIDE_TEXT.
+    """
+    attention = inspect_attention(run, INSIDE_TEXT, out, device)
+    bank = inspect_context(run, *BANK, out, device)
+    lens = inspect_lens(run, INSIDE_TEXT, out, device, top_k=1)
+    head = max(attention.summary, key=lambda h: h["previous"])
+    grid = attention.plots[head["layer"] - 1].relative_to(out.parent)
+    falls = ", ".join(f"{s:.3f}" for s in bank.similarity[:, 0].tolist())
+    section = [
+        "## Inside the model",
+        "",
+        f"What the pre-trained GPT does with `{INSIDE_TEXT}` and with a word in two contexts "
+        f"(all of it, every layer: [{out.name}/index.md]({out.name}/index.md); `lmlab inspect` does the same for any "
+        "run). Attention of the layer whose head looks most at the previous token "
+        f"(head {head['head']} of layer {head['layer']}: {head['previous']:.0%} of its attention):",
+        "",
+        f"![attention grid]({grid})",
+        "",
+        f"*{BANK[0]}* in {BANK[1][0]!r} and in {BANK[1][1]!r}: the cosine similarity of its hidden state "
+        f"({' '.join(bank.word_tokens[0])}, last token) from the embedding up: {falls}. "
+        f"{bank.position_note}",
+        "",
+        f"![{BANK[0]} in two contexts]({(out / 'context.png').relative_to(out.parent)})",
+        "",
+        "The logit lens: the top next-token prediction read from each layer's residual stream (through the final "
+        "norm and the output head; the last layer's is the model's own):",
+        "",
+        *lens.table(),
+        "",
+        *lens.by_layer(),
+        "",
+    ]
+    results = {
+        "previous_token_head": head,
+        "bank_similarity": dict(zip(bank.layers, bank.similarity[:, 0].tolist())),
+        "lens_mean_p_next": dict(zip(lens.layers, lens.correct.mean(1).tolist())),
+    }
+    return section, results
 
 
 def example_conversations(run: Path, device: str) -> list[tuple[str, str]]:
