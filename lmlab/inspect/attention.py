@@ -2,7 +2,7 @@
 
 The model attends with scaled_dot_product_attention, which never forms the weights. They are recomputed here,
 only while inspecting, from what each attention layer read (lmlab.inspect.trace), exactly as the layer makes
-its queries and keys (CausalSelfAttention.forward: qk_norm, then RoPE, then grouped-query sharing):
+its queries and keys (CausalSelfAttention.queries_keys_values: qk_norm, then RoPE; then grouped-query sharing):
     A = softmax(q k^T / sqrt(hs) + M),  M_ij = 0 for j <= i and -inf above the diagonal.
 Each row A_i is a distribution over the tokens 0..i. A head's summary averages over the query positions
 i >= 1 (position 0 can only attend to itself):
@@ -26,7 +26,7 @@ from lmlab.errors import LmlabError
 from lmlab.inspect.index import markdown_table, write_index
 from lmlab.inspect.text import TokenizedText, tokenize
 from lmlab.inspect.trace import trace
-from lmlab.models.gpt import GPT, CausalSelfAttention, apply_rope, causal_mask
+from lmlab.models.gpt import GPT, CausalSelfAttention, causal_mask
 from lmlab.runs import load_run
 
 LOOKS_LIKE = 0.5  # a head with more than half its attention on one place is named after it
@@ -34,15 +34,8 @@ LOOKS_LIKE = 0.5  # a head with more than half its attention on one place is nam
 
 def head_weights(attn: CausalSelfAttention, x: torch.Tensor, rope) -> torch.Tensor:
     """The attention weights (B, nh, T, T) of one layer, from its input x (B, T, C) and rope tables."""
-    B, T, C = x.size()
-    hs, nh, nkv = attn.head_size, attn.n_head, attn.n_kv_head
-    q, k, _ = attn.c_attn(x).split([C, nkv * hs, nkv * hs], dim=2)
-    q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-    k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
-    if hasattr(attn, "q_norm"):
-        q, k = attn.q_norm(q), attn.k_norm(k)
-    if attn.rope:
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+    T, hs, nh, nkv = x.size(1), attn.head_size, attn.n_head, attn.n_kv_head
+    q, k, _ = attn.queries_keys_values(x, rope)  # (B, nh, T, hs), (B, nkv, T, hs): as the layer makes them
     k = k.repeat_interleave(nh // nkv, dim=1)  # grouped-query attention: each key head serves nh/nkv query heads
     att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, hs) x (B, nh, hs, T) -> (B, nh, T, T)
     att = att.masked_fill(~causal_mask(T, T, x.device), float("-inf"))

@@ -153,7 +153,9 @@ class CausalSelfAttention(nn.Module):
             return self.attn_impl == "math"
         return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
-    def forward(self, x, rope=None, cache: KVCache | None = None):
+    def queries_keys_values(self, x, rope=None):
+        """x (B, T, C) -> q (B, nh, T, hs), k and v (B, nkv, T, hs), with qk-norm and RoPE applied
+        (also what lmlab.inspect recomputes attention weights from)."""
         B, T, C = x.size()
         hs, nh, nkv = self.head_size, self.n_head, self.n_kv_head
         q, k, v = self.c_attn(x).split([C, nkv * hs, nkv * hs], dim=2)
@@ -165,6 +167,12 @@ class CausalSelfAttention(nn.Module):
         if self.rope:
             cos, sin = rope
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        return q, k, v
+
+    def forward(self, x, rope=None, cache: KVCache | None = None):
+        B, T, C = x.size()
+        hs, nh, nkv = self.head_size, self.n_head, self.n_kv_head
+        q, k, v = self.queries_keys_values(x, rope)
         row_mask = None
         if cache is not None:
             k, v = cache.update(self.layer, k, v)  # (B, nkv, pos+T, hs)
