@@ -1,8 +1,9 @@
 """DPO training throughput, preference pairs per second: lmlab's DPO step against TRL's DPOTrainer.
 
 Same model shape, same pairs, same loss, one process, rounds alternated (lmlab K steps, then TRL K steps,
-and again), so that both sides see the same machine load. Reported: each side's median pairs/s over the
-rounds with its spread (min-max), the ratio of the medians, and each side's one-off reference pass.
+and again), so that both sides see the same machine load. Reported: each side's pairs/s over the rounds as
+median [min, max], the ratio of the medians, and each side's one-off reference pass; with them the machine (CPU
+model, cores, torch threads, native bf16) and the torch, transformers and trl versions (bench/common.py).
 
 lmlab: the real training step, Trainer.train_step (fused AdamW, grad clip 1.0, bf16 autocast where the CPU
   multiplies bf16 natively, else fp32) with lmlab.stages.dpo's loss and the DPO defaults (DPOConfig().train:
@@ -34,15 +35,14 @@ Timing: TRL trains in one trainer.train() call; a TrainerCallback marks step end
 
     python bench/dpo_throughput.py [--rounds 5] [--steps 10] [--warmup 3] [--threads 0] [--pairs 512]
 
-TRL is an optional benchmark dependency (pip install trl). Results are also saved as JSON in
-bench/results/<machine>/dpo_throughput.json.
+TRL is an optional benchmark dependency (pip install trl). Results, with the environment, are also saved as JSON
+in bench/results/<machine>/dpo_throughput_trl_<sdpa|eager>.json.
 """
 
 import argparse
 import math
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -50,7 +50,7 @@ import warnings
 
 import numpy as np
 import torch
-from common import machine_info, save_result
+from common import environment, fmt, print_environment, save_result, spread
 
 from lmlab.data.corpus import bible_verses
 from lmlab.data.preferences import PairBatches, PreferencePair, TokenizedPairs, tokenize_pairs
@@ -267,7 +267,7 @@ def alternating_rounds(trainer, lmlab: LmlabSide, rounds: int, steps: int, warmu
 # ---- the benchmark --------------------------------------------------------------------------
 def summary(seconds: list[float], pairs_per_step: int, steps: int) -> dict:
     rates = [pairs_per_step * steps / s for s in seconds]
-    return {"pairs_per_s": rates, "median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+    return {"pairs_per_s": rates, **spread(rates)}
 
 
 def main():
@@ -283,7 +283,7 @@ def main():
     args = parser.parse_args()
     try:
         import transformers
-        import trl
+        import trl  # noqa: F401 (here only to tell whether it is installed)
     except ImportError:
         print("TRL is not installed: it is an optional benchmark dependency (pip install trl)", file=sys.stderr)
         sys.exit(2)
@@ -292,6 +292,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
+    info = environment("transformers", "trl")  # the machine, these threads, the versions
     os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's reference pass and datasets' maps draw progress bars
     import datasets
 
@@ -333,16 +334,11 @@ def main():
     padded = {"lmlab": lmlab.padded_tokens / lmlab.pairs_seen, "trl": trainer.padded_tokens / trainer.pairs_seen}
     n_params = sum(p.numel() for p in lmlab.trainer.model.parameters())
     trl_params = sum(p.numel() for p in trainer.model.parameters())
-    machine = machine_info()
-    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__}
     dtype_note = "bf16 autocast: the CPU has AVX512-BF16/AMX" if bf16 else "fp32: the CPU lacks native bf16"
 
     print("DPO training throughput, lmlab vs TRL's DPOTrainer (preference pairs/s, steady state)")
-    print(f"cpu {machine['cpu']}, {machine['cpus']} cpus, torch threads {threads}")
-    print(
-        ", ".join(f"{name} {v}" for name, v in versions.items())
-        + f"; dtype {str(wanted).split('.')[-1]} ({dtype_note})"
-    )
+    print_environment(info)
+    print(f"dtype {str(wanted).split('.')[-1]} ({dtype_note})")
     print(
         f"model {model_config.n_layer} layers x {model_config.n_embd}, {model_config.n_head} heads, vocab "
         f"{tokenizer.vocab_size}: lmlab GPT {n_params / 1e6:.3f}M params, transformers Llama {trl_params / 1e6:.3f}M "
@@ -373,15 +369,13 @@ def main():
         print(f"  {r:5d}  {a:13.1f}  {b:11.1f}")
     for name, label in (("lmlab", "lmlab"), ("trl", "TRL  ")):
         s = sides[name]
-        print(f"{label}  median {s['median']:7.1f} pairs/s  (min {s['min']:.1f}, max {s['max']:.1f})")
+        print(f"{label}  {fmt(s, 1)} pairs/s (median [min, max] over the rounds)")
     print(f"ratio of medians, lmlab / TRL: {ratio:.2f}x")
 
     path = save_result(
         f"dpo_throughput_trl_{args.trl_attn}",
         {
-            "machine": machine,
-            "threads": threads,
-            "versions": versions,
+            "environment": info,
             "dtype": str(wanted).split(".")[-1],
             "settings": vars(args),
             "pairs_per_step": B,

@@ -4,7 +4,9 @@ The peer as its authors would run it: `activation_function="gelu_pytorch_tanh"` 
 GPT-2's default `gelu_new` is an unfused formula), `use_cache=False` in training, and both of its attention
 implementations, `sdpa` and `eager`, each measured (the faster is the one compared). lmlab runs its default path
 (SDPA in fp32; explicit softmax under bf16 autocast on the CPU, where bf16 SDPA's backward is slow), and with
---compile also under `torch.compile` (compilation outside the timed rounds; its time is printed).
+--compile also under `torch.compile`, with its loss compiled with the model as the Trainer's --compile does, and
+the faster transformers side compiled too (its loss is inside its forward); compilation stays outside the timed
+rounds and its time is printed.
 
 Same shapes, same batches, same fused AdamW; fp32 and bf16 autocast; every side alternates round by round
 (bench/common.py), medians [min, max] of tokens/s. MFU counts the FLOPs a causal model needs per token
@@ -52,23 +54,35 @@ def hf_model(s, attn: str):
     return model
 
 
-def train_steps(model, x, y, dtype, hf: bool, steps: int):
+def train_steps(model, x, y, dtype, hf: bool, steps: int, compiled=None):
+    """A round of `steps` optimizer steps; compiled: the side's compiled forward-and-loss (compiled_loss)."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     device = torch.device("cpu")
+    loss_of = compiled or compiled_loss(model, hf, compile=False)
 
     def run():
         for _ in range(steps):
             with autocast(device, dtype):
-                if hf:
-                    loss = model(input_ids=x, labels=x, use_cache=False).loss
-                else:
-                    out = cross_entropy(model(x), y)
-                    loss = out.sum / out.n
+                loss = loss_of(x, y)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
 
     return run
+
+
+def compiled_loss(model, hf: bool, compile: bool = True):
+    """(x, y) -> the mean next-token loss, compiled with the model: transformers computes its loss in forward;
+    lmlab's Trainer compiles its loss_fn with the model (lmlab.trainer), and so does this."""
+    if hf:
+        forward = torch.compile(model) if compile else model
+        return lambda x, y: forward(input_ids=x, labels=x, use_cache=False).loss
+
+    def loss(x, y):
+        out = cross_entropy(model(x), y)
+        return out.sum / out.n
+
+    return torch.compile(loss) if compile else loss
 
 
 def main():
@@ -92,35 +106,45 @@ def main():
         models = {"lmlab": ours}
         if s.get("peer", True):
             models.update({"transformers sdpa": hf_model(s, "sdpa"), "transformers eager": hf_model(s, "eager")})
+        compiled = {}  # side -> its compiled loss function
         if args.compile:
             import time
 
-            compiled = torch.compile(lmlab_model(s))
-            t = time.perf_counter()
-            train_steps(compiled, x, y, torch.float32, False, 1)()
-            train_steps(compiled, x, y, torch.bfloat16, False, 1)()
-            print(f"{name}: torch.compile warm-up (fp32 and bf16) {time.perf_counter() - t:.0f} s")
-            models["lmlab compiled"] = compiled
+            for side in list(models):
+                model = lmlab_model(s) if side == "lmlab" else hf_model(s, side.split()[-1])
+                loss_of = compiled_loss(model, side != "lmlab")
+                t = time.perf_counter()
+                for dtype in (torch.float32, torch.bfloat16):
+                    train_steps(model, x, y, dtype, side != "lmlab", 1, loss_of)()
+                print(f"{name}: {side} torch.compile warm-up (fp32 and bf16) {time.perf_counter() - t:.0f} s")
+                models[f"{side} compiled"], compiled[f"{side} compiled"] = model, loss_of
         print(f"\n{name}: {ours.num_params() / 1e6:.2f}M params, {tokens} tokens per round")
         for dtype in (torch.float32, torch.bfloat16):
             hf = {k: k.startswith("transformers") for k in models}
-            sides = {k: train_steps(m, x, y, dtype, hf[k], args.steps) for k, m in models.items()}
+            sides = {k: train_steps(m, x, y, dtype, hf[k], args.steps, compiled.get(k)) for k, m in models.items()}
             times = alternate(sides, rounds=args.rounds, warmup=1)
             rates = {k: spread([tokens / t for t in v]) for k, v in times.items()}
-            peers = [k for k in rates if k.startswith("transformers")]
+            peers = [k for k in rates if k.startswith("transformers") and not k.endswith("compiled")]
             best_peer = max(peers, key=lambda k: rates[k]["median"]) if peers else None
             ratio = rates["lmlab"]["median"] / rates[best_peer]["median"] if peers else None
+            compiled_ratio = None  # compiled lmlab / the fastest peer side, compiled or not
+            if args.compile and peers:
+                best_any = max((k for k in rates if k.startswith("transformers")), key=lambda k: rates[k]["median"])
+                compiled_ratio = rates["lmlab compiled"]["median"] / rates[best_any]["median"]
             mfu = rates["lmlab"]["median"] * ours.flops_per_token() / peak[dtype]
             kind = str(dtype).removeprefix("torch.")
             for k, r in rates.items():
-                print(f"  {kind:9} {k:19} {fmt(r):>26} tok/s")
+                print(f"  {kind:9} {k:28} {fmt(r):>26} tok/s")
             line = f"  {kind:9} lmlab MFU {mfu:.0%} of the measured {kind} peak"
             if peers:
                 line += f"; lmlab / {best_peer} (the faster peer): {ratio:.2f}x"
             if args.compile:
                 line += f"; compiled / eager lmlab {rates['lmlab compiled']['median'] / rates['lmlab']['median']:.2f}x"
+            if compiled_ratio:
+                line += f"; compiled lmlab / {best_any}: {compiled_ratio:.2f}x"
             print(line)
             results[f"{name} {kind}"] = {"tokens_per_s": rates, "best_peer": best_peer, "ratio": ratio, "mfu": mfu,
+                                         "compiled_ratio": compiled_ratio,
                                          "rounds_s": {k: v for k, v in times.items()}}  # fmt: skip
     summary = {k: round(v["ratio"], 2) for k, v in results.items() if v["ratio"]}
     print(f"\nlmlab / best transformers: {summary}; median of ratios {statistics.median(summary.values()):.2f}")
