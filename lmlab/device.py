@@ -30,6 +30,18 @@ def pick_device(name: str = "auto") -> torch.device:
         raise LmlabError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
 
 
+def compile_unsupported(device: torch.device) -> str | None:
+    """Why torch.compile cannot run on this device here, or None when it can: inductor builds C++ kernels for the
+    CPU (it needs a C++ compiler), Triton kernels on CUDA; MPS support is still a prototype."""
+    import shutil
+
+    if device.type == "cpu" and not any(shutil.which(cxx) for cxx in ("g++", "c++", "clang++")):
+        return "no C++ compiler (g++, c++ or clang++) on the PATH, which torch.compile needs on the CPU"
+    if device.type == "mps":
+        return "torch.compile on Apple's MPS is a prototype"
+    return None
+
+
 def cpu_has_bf16() -> bool:
     """AVX512-BF16 or AMX: the CPU multiplies bf16 natively (else bf16 autocast is slower than fp32)."""
     try:

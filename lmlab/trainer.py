@@ -40,7 +40,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from lmlab.config import TrainConfig
-from lmlab.device import Distributed, autocast, resolve_dtype
+from lmlab.device import Distributed, autocast, compile_unsupported, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.optim import make_optimizer
 from lmlab.runs import RunFolder, atomic_write
@@ -291,11 +291,15 @@ class Trainer:
     def fit(self) -> TrainResult:
         cfg = self.cfg
         model = self.model
-        if cfg.compile and self.dist.world_size == 1:
+        compile = cfg.compile
+        if compile and (why := compile_unsupported(self.device)):
+            print(f"lmlab: --compile skipped: {why}; training eagerly", file=sys.stderr)
+            compile = False
+        if compile and self.dist.world_size == 1:
             # The loss compiled with the model: inductor fuses the fp32 upcast and log-softmax of the logits into
             # the graph instead of writing (B, T, V) fp32 copies (on a GPU, gpt2-124m: bench/gpu.py).
             self.step_loss = torch.compile(self.loss_fn)
-        elif cfg.compile:
+        elif compile:
             model = torch.compile(model)  # under DDP: the model alone, DDP(compiled) as torch's DDP notes advise
         if self.dist.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None

@@ -187,3 +187,20 @@ def test_metrics_also_go_to_tensorboard_when_installed(text_file, tmp_path):
     events.Reload()
     assert [e.step for e in events.Scalars("loss")] == [1, 5, 8, 10]  # step 1, every log step and every eval step
     assert [e.step for e in events.Scalars("val_loss")] == [8, 10]
+
+
+def test_compile_without_a_cpp_compiler_trains_eagerly_and_says_so(monkeypatch, capsys):
+    """torch.compile builds C++ kernels on the CPU; where no compiler is installed --compile (the cpu-small default)
+    must not stop the run: it trains eagerly, with one line on stderr saying why."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
+    monkeypatch.setattr(torch, "compile", lambda *a, **k: pytest.fail("torch.compile was called"))
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=32))
+    x = torch.randint(0, 32, (2, 9))
+    cfg = TrainConfig(max_iters=3, batch_size=2, compile=True, eval_interval=100, progress=False, dtype="float32")
+    batches = lambda i: {"inputs": x[:, :-1], "targets": x[:, 1:]}  # noqa: E731
+    result = Trainer(model, cfg, None, batches, next_token_loss).fit()
+    assert result.step == 3
+    assert "--compile skipped: no C++ compiler" in capsys.readouterr().err
