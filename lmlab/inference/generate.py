@@ -254,7 +254,9 @@ def sample_responses(
 def compile_for_decoding(model):
     """torch.compile the model in place for KV-cache decoding, with dynamic shapes: each step reads a cache one
     position longer and a prefill has its own length, so static shapes would recompile at every step. The first
-    call compiles (tens of seconds on a CPU); later ones run ~1.4x faster on a CPU (bench/generation.py)."""
+    call compiles (tens of seconds on a CPU). Whether it then pays depends on the shape: on 2 CPU cores the
+    cpu-small model (block 128) decodes 1.95x faster, the 6/6/384 GPT-2 shape (block 256) 0.31x as fast
+    (bench/generation.py --compile), so it is opt-in (`lmlab sample --compile`)."""
     model.compile(dynamic=True)
     return model
 
