@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import alternate, fmt, machine_info, spread  # noqa: E402
+from train_throughput import compiled_loss, hf_model, train_steps  # noqa: E402
 
 from lmlab.config import TrainConfig  # noqa: E402
 from lmlab.device import measure_peak_flops  # noqa: E402
@@ -114,45 +115,6 @@ def train_with_trainer(model_cfg, train_cfg, batches, device, peak) -> dict:
         out["peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
     out["model"] = model
     return out
-
-
-def plain_loop(model, batch, steps: int, hf: bool, compiled: bool = False):
-    """steps optimizer steps of a fixed batch; compiled: the model with its loss (transformers computes its loss
-    inside forward, so torch.compile(model) covers it; lmlab's Trainer compiles loss_fn with the model alike)."""
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    x, y = batch["inputs"], batch["targets"]
-    if hf:
-        forward = model
-        if compiled:
-            forward = torch.compile(model)
-    else:
-        loss_of = torch.compile(next_token_loss) if compiled else next_token_loss
-
-    def run():
-        for _ in range(steps):
-            with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                if hf:
-                    loss = forward(input_ids=x, labels=x, use_cache=False).loss
-                else:
-                    out = loss_of(model, {"inputs": x, "targets": y})
-                    loss = out.sum / out.n
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-        if x.is_cuda:
-            torch.cuda.synchronize()
-
-    return run
-
-
-def hf_gpt2(cfg: ModelConfig):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    hf = GPT2Config(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, n_positions=cfg.block_size,
-                    vocab_size=cfg.vocab_size, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                    activation_function="gelu_pytorch_tanh", use_cache=False, attn_implementation="sdpa",
-                    bos_token_id=0, eos_token_id=0)  # fmt: skip
-    return GPT2LMHeadModel(hf)
 
 
 def parity(device, out: dict):
@@ -264,17 +226,26 @@ def main():
             save()
             empty_cache()
     if "peer" not in skip:
-        batch = {k: v.to(device) for k, v in batches(0).items()}
+        # The plain loop of bench/train_throughput.py: 5 fused-AdamW steps a round on one batch, bf16 autocast;
+        # compiled, lmlab's loss is compiled with its model (as the Trainer's --compile), transformers' is inside
+        # its compiled forward.
+        x, y = (v.to(device) for v in batches(0).values())
         tokens = args.batch * model_cfg.block_size * 5
+        shape = vars(model_cfg)
         torch.manual_seed(0)
-        sides = {"lmlab": plain_loop(GPT(model_cfg).to(device), batch, 5, False)}
+
+        def side(key, compiled=False):
+            hf = key != "lmlab"
+            model = (hf_model(shape, "sdpa", model_cfg.vocab_size) if hf else GPT(model_cfg)).to(device)
+            return train_steps(model, x, y, torch.bfloat16, hf, 5, compiled_loss(model, hf) if compiled else None)
+
+        sides = {"lmlab": side("lmlab")}
         if info["transformers"]:
-            sides["transformers sdpa"] = plain_loop(hf_gpt2(model_cfg).to(device), batch, 5, True)
+            sides["transformers sdpa"] = side("transformers sdpa")
         compile_s = {}
         for key in list(sides):
-            model = GPT(model_cfg).to(device) if key == "lmlab" else hf_gpt2(model_cfg).to(device)
             try:
-                run = plain_loop(model, batch, 5, key != "lmlab", compiled=True)
+                run = side(key, compiled=True)
                 t = time.perf_counter()
                 run()
                 compile_s[key] = time.perf_counter() - t

@@ -42,11 +42,11 @@ def lmlab_model(s) -> GPT:
     return GPT(ModelConfig(**{k: s[k] for k in ARCH if k in s}, vocab_size=s.get("vocab", VOCAB)))
 
 
-def hf_model(s, attn: str):
+def hf_model(s, attn: str, vocab: int = VOCAB):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     cfg = GPT2Config(n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"], n_positions=s["block_size"],
-                     vocab_size=VOCAB, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                     vocab_size=vocab, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                      activation_function="gelu_pytorch_tanh", use_cache=False, bos_token_id=0, eos_token_id=0,
                      attn_implementation=attn)  # fmt: skip
     model = GPT2LMHeadModel(cfg)
@@ -55,18 +55,20 @@ def hf_model(s, attn: str):
 
 
 def train_steps(model, x, y, dtype, hf: bool, steps: int, compiled=None):
-    """A round of `steps` optimizer steps; compiled: the side's compiled forward-and-loss (compiled_loss)."""
+    """A round of `steps` optimizer steps on x's device (bench/gpu.py runs it on a GPU, and then waits for the
+    GPU at the end of the round); compiled: the side's compiled forward-and-loss (compiled_loss)."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    device = torch.device("cpu")
     loss_of = compiled or compiled_loss(model, hf, compile=False)
 
     def run():
         for _ in range(steps):
-            with autocast(device, dtype):
+            with autocast(x.device, dtype):
                 loss = loss_of(x, y)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
+        if x.is_cuda:
+            torch.cuda.synchronize()
 
     return run
 
