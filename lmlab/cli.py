@@ -402,10 +402,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_translate)
 
     p = sub.add_parser(
-        "compare", help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT, recall, gradients, translation; a report"
+        "compare",
+        help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT on the budget crossover, associative recall, "
+        "gradients, translation by length, a word in context; a report",
     )
     p.add_argument("--out", help="report folder (default: runs/compare-<timestamp>)")
-    p.add_argument("--quick", action="store_true", help="a few minutes instead of about 20 (the preset quick)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test in under 4 minutes instead of about 30 (the preset quick); its report draws no conclusions",
+    )
     p.add_argument("--preset", help="named preset: " + ", ".join(CompareConfig.PRESETS))
     p.add_argument("--config", help="a YAML file of compare settings")
     p.add_argument("--device", default="auto")

@@ -1,42 +1,88 @@
-"""The synthetic recall task: can a model carry one fact across d tokens of filler?
+"""Multi-query associative recall (MQAR; Arora et al. 2023, "Zoology"): memory that a state must hold.
 
-A sequence of length L is filler tokens with a key k and its value v at distance d before the end,
-and the key again as the last token; the one target is v at that last position:
-    f f f ... k v f f ... (d fillers) ... f k  ->  v
-A Transformer sees the pair directly while it is inside its context; a recurrent model must keep v
-in its state through d updates, which is what its gradients (and its accuracy) show.
+A row is K key-value pairs, then `gap` filler tokens, then Q queries, each a key from the pairs
+followed by its value; the targets are the values at the query positions:
+    f f k1 v1 k2 v2 ... kK vK  f f ... (gap) ... f  k3 v3 k1 v1 ...
+                                                     ^ predict v3  ^ predict v1
+Keys are distinct within a row, so every query has one answer. A Transformer looks the pair up
+while it is inside its context; a recurrent model must carry all K pairs in its fixed-size state
+through the gap, so its accuracy falls as K outgrows the state and as the gap forgets. A query's
+distance is the number of positions from its key in the pairs to its key among the queries.
 Vocabulary: fillers 0..n_filler-1, then n_keys keys, then n_values values.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-
-def recall_vocab_size(n_filler: int = 16, n_keys: int = 8, n_values: int = 8) -> int:
-    return n_filler + n_keys + n_values
+IGNORE = -100
 
 
-def recall_batch(
+@dataclass(frozen=True)
+class Vocab:
+    n_filler: int = 16
+    n_keys: int = 128
+    n_values: int = 128
+
+    @property
+    def size(self) -> int:
+        return self.n_filler + self.n_keys + self.n_values
+
+    @property
+    def chance(self) -> float:
+        return 1 / self.n_values
+
+
+def mqar_batch(
     rng: np.random.Generator,
     batch_size: int,
     length: int,
-    distances,
-    n_filler: int = 16,
-    n_keys: int = 8,
-    n_values: int = 8,
+    n_pairs: int,
+    gap: int,
+    n_queries: int,
+    vocab: Vocab = Vocab(),
 ):
-    """x (B, L) int64 and targets (B, L), -100 except the last position, which holds the value.
+    """x (B, L) int64, targets (B, L) with IGNORE except at the Q query keys, whose target is the value
+    that follows; distances (B, Q), each query's distance from its key in the pairs.
 
-    Each row's distance is drawn from `distances`; each must satisfy d + 3 <= length.
+    Layout: leading filler, the K pairs, `gap` fillers, the Q queries (2 tokens each) ending the row.
     """
-    d = rng.choice(np.asarray(distances), size=batch_size)
-    assert (d + 3 <= length).all(), "a distance does not fit the sequence length"
-    x = rng.integers(0, n_filler, size=(batch_size, length))
-    keys = n_filler + rng.integers(0, n_keys, size=batch_size)
-    values = n_filler + n_keys + rng.integers(0, n_values, size=batch_size)
-    rows = np.arange(batch_size)
-    key_pos = length - 3 - d  # then the value, d fillers, and the query key at length - 1
-    x[rows, key_pos], x[rows, key_pos + 1], x[:, -1] = keys, values, keys
-    targets = np.full((batch_size, length), -100)
-    targets[:, -1] = values
-    return torch.from_numpy(x), torch.from_numpy(targets)
+    K, Q, B = n_pairs, n_queries, batch_size
+    if K > vocab.n_keys:
+        raise ValueError(f"n_pairs {K} exceeds the {vocab.n_keys} distinct keys")
+    if not 1 <= Q <= K:
+        raise ValueError(f"n_queries must be 1..n_pairs ({K}), got {Q}")
+    start = length - 2 * Q - gap - 2 * K  # where the pairs begin
+    if start < 0:
+        raise ValueError(f"{K} pairs, a gap of {gap} and {Q} queries need {2 * K + gap + 2 * Q} > {length} tokens")
+    x = rng.integers(0, vocab.n_filler, size=(B, length))
+    keys = np.argsort(rng.random((B, vocab.n_keys)), axis=1)[:, :K]  # K distinct keys per row
+    values = rng.integers(0, vocab.n_values, size=(B, K))
+    keys_tok, values_tok = vocab.n_filler + keys, vocab.n_filler + vocab.n_keys + values
+    x[:, start : start + 2 * K : 2] = keys_tok
+    x[:, start + 1 : start + 2 * K : 2] = values_tok
+    asked = np.argsort(rng.random((B, K)), axis=1)[:, :Q]  # which pairs are queried, in random order
+    rows = np.arange(B)[:, None]
+    q0 = length - 2 * Q  # the first query key
+    query_pos = q0 + 2 * np.arange(Q)  # (Q,)
+    x[:, query_pos] = keys_tok[rows, asked]
+    x[:, query_pos + 1] = values_tok[rows, asked]
+    targets = np.full((B, length), IGNORE)
+    targets[:, query_pos] = values_tok[rows, asked]
+    distances = query_pos[None, :] - (start + 2 * asked)
+    return torch.from_numpy(x), torch.from_numpy(targets), distances
+
+
+def query_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, Q) bool: whether the argmax at each query position is its value; logits at the targets only
+    ((N, V), N = number of non-IGNORE targets, row-major) or at every position ((B, L, V))."""
+    mask = targets != IGNORE
+    pred = logits.argmax(-1) if logits.dim() == 2 else logits.argmax(-1)[mask]
+    return (pred == targets[mask]).view(targets.size(0), -1)
+
+
+def elimination_accuracy(n_pairs: int, n_queries: int) -> float:
+    """Expected accuracy of a model that knows only which values are in the row and which it already
+    answered: query j guesses among the n_pairs - j values not yet asked."""
+    return float(np.mean([1 / (n_pairs - j) for j in range(n_queries)]))

@@ -52,3 +52,33 @@ def split_pairs(pairs: list[Pair], by: str = "verse") -> dict[str, list[Pair]]:
 
 def translation_pairs(by: str = "verse") -> dict[str, list[Pair]]:
     return split_pairs(verse_pairs(), by)
+
+
+def passage_key(reference: str, verses_per_passage: int = 3) -> tuple[str, int]:
+    """("Genesis 1", 0) for "Genesis 1:1".."Genesis 1:3": the passage a verse belongs to."""
+    chapter, verse = reference.rsplit(":", 1)
+    return chapter, (int(verse) - 1) // verses_per_passage
+
+
+def passages(pairs: list[Pair], verses_per_passage: int = 3) -> dict[str, list[list[Pair]]]:
+    """Consecutive verses grouped into passages of up to `verses_per_passage`, each passage in one split
+    by a hash of its key (so a test passage's verses are all unseen), {"train": [[Pair, ...], ...], ...}."""
+    groups: dict[tuple[str, int], list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(passage_key(p.reference, verses_per_passage), []).append(p)
+    out = {s: [] for s in SPLITS}
+    for (chapter, k), group in groups.items():
+        out[_bucket(f"{chapter}:{k}")].append(group)
+    return out
+
+
+def concatenate(verses: list[Pair]) -> Pair:
+    """Consecutive verses as one pair: the sources joined with a space, the targets likewise."""
+    first, last = verses[0].reference, verses[-1].reference.rsplit(":", 1)[1]
+    reference = first if len(verses) == 1 else f"{first}-{last}"
+    return Pair(reference, " ".join(v.source for v in verses), " ".join(v.target for v in verses))
+
+
+def passage_pairs(groups: list[list[Pair]], lengths=(1, 2, 3)) -> dict[int, list[Pair]]:
+    """For each n in `lengths`, the first n verses of every passage that has n, concatenated: {n: [Pair]}."""
+    return {n: [concatenate(g[:n]) for g in groups if len(g) >= n] for n in lengths}

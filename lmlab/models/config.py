@@ -30,6 +30,13 @@ class ModelConfig:
         0, "MLP hidden width; 0 means 4 * n_embd (gelu, relu2) or 8/3 * n_embd rounded up to 64 (swiglu)"
     )
     qk_norm: bool = opt(False, "RMSNorm of each head's query and key before attention (and RoPE)")
+    init: str = opt(
+        "gpt2",
+        "gpt2: weights N(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer) (GPT-2, made for width 768) | "
+        "torch: each layer's PyTorch default (embeddings N(0, 1)), which forms attention circuits far sooner at "
+        "small widths (lmlab compare's recall task)",
+        ("gpt2", "torch"),
+    )
     zero_init_proj: bool = opt(False, "start the attention and MLP output projections at zero (blocks = identity)")
     logit_softcap: float = opt(0.0, "cap * tanh(logits / cap) on the output logits; 0 means off (Gemma 2: 30)")
     attn_impl: str = opt(

@@ -14,6 +14,11 @@ The modded-nanogpt options (Keller Jordan et al. 2024, the NanoGPT speedrun), ea
                     2019, Fixup; Bachlechner et al. 2020, ReZero).
     logit_softcap   logits = cap * tanh(logits / cap) (Gemma Team 2024, Gemma 2): logits within (-cap, cap).
     tie_embeddings=False  an output head of its own, not the token embedding (Press & Wolf 2017 tie them).
+Initialization (init): "gpt2", weights N(0, 0.02) with residual projections scaled by 1/sqrt(2 n_layer)
+(Radford et al. 2019, made for width 768; the default), or "torch", each layer's PyTorch default
+(embeddings N(0, 1), linear layers U(-1/sqrt(in), 1/sqrt(in))). At width 64 the second forms the
+two-layer lookup of associative recall (an induction head) in ~1,500 steps where the first had not
+formed it after 9,000 (lmlab compare, section 2).
 Shapes: B batch, T time, C n_embd, nh heads, nkv key/value heads, hs head size, V vocab.
 """
 
@@ -260,9 +265,11 @@ class GPT(nn.Module):
         self.lm_head = Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf 2017)
-        self.apply(self._init_weights)
+        if cfg.init == "gpt2":  # else the layers keep their PyTorch defaults
+            self.apply(self._init_weights)
         for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):  # the projections that write into the residual stream
+            # the projections that write into the residual stream
+            if name.endswith("c_proj.weight") and (cfg.zero_init_proj or cfg.init == "gpt2"):
                 if cfg.zero_init_proj:  # each block starts as the identity (modded-nanogpt)
                     nn.init.zeros_(p)
                 else:  # GPT-2: scale residual projections by 1/sqrt(2 * n_layer)
