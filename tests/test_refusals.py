@@ -1,0 +1,109 @@
+import re
+
+import numpy as np
+import pytest
+
+from lmlab.data import refusals
+from lmlab.errors import LmlabError
+
+SWEAR_WORDS = ("fuck", "shit", "damn", "bitch", "bastard", "asshole", "crap", "dick", "piss", "hell", "cunt", "prick")
+ALL_REFUSALS = [reply for area in refusals.RISK_AREAS.values() for reply in area.refusals]
+BENIGN_ANSWERS = [answer for _, answer in refusals.BENIGN_TRAIN]
+
+
+def _draws(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = np.random.default_rng(seed)
+    return [refusals.refusal_train_example(rng) for _ in range(n)]
+
+
+def test_areas_cover_nine_kinds_of_harm_and_hold_one_out():
+    assert len(refusals.AREAS) >= 10 and "roast" in refusals.AREAS and "self_harm" in refusals.AREAS
+    assert [name for name, split in refusals.AREAS.items() if split == "test"] == [refusals.HELD_OUT_AREA]
+    for area in refusals.RISK_AREAS.values():
+        assert len(area.train_templates) >= 5 and len(area.test_templates) >= 2 and len(area.refusals) >= 3
+
+
+@pytest.mark.parametrize("area", [name for name, split in refusals.AREAS.items() if split == "train"])
+def test_every_training_area_yields_varied_prompts_and_its_own_refusals(area):
+    rng = np.random.default_rng(1)
+    examples = [refusals.harmful_example(area, rng) for _ in range(200)]
+    assert len({prompt for prompt, _ in examples}) >= 50
+    assert {reply for _, reply in examples} == set(refusals.RISK_AREAS[area].refusals)
+
+
+def test_the_held_out_area_yields_only_test_prompts():
+    with pytest.raises(LmlabError, match="held out"):
+        refusals.harmful_example(refusals.HELD_OUT_AREA, np.random.default_rng(0))
+    with pytest.raises(LmlabError, match="unknown risk area"):
+        refusals.harmful_example("nope", np.random.default_rng(0))
+    areas = [refusals.area_of(p) for p in refusals.harmful_test(100)]
+    assert set(areas) == set(refusals.AREAS)  # every area, the held-out one included, is tested
+
+
+def test_held_out_prompts_never_come_from_training():
+    test_prompts = set(refusals.harmful_test()) | set(refusals.benign_test())
+    assert not test_prompts & refusals.train_prompts()  # exhaustive: no training draw can equal a test prompt
+    draws = _draws(20_000)
+    assert {prompt for prompt, _ in draws} <= refusals.train_prompts()
+    for prompt, _ in draws:
+        assert prompt not in test_prompts and refusals.ROAST_PROMPT not in prompt
+
+
+def test_benign_share_is_about_forty_percent():
+    benign = {prompt for prompt, _ in refusals.BENIGN_TRAIN}
+    draws = _draws(5_000, seed=2)
+    share = np.mean([not refusals.is_refusal(reply) for _, reply in draws])
+    assert abs(share - refusals.BENIGN_SHARE) < 0.03
+    for prompt, reply in draws:
+        if not refusals.is_refusal(reply):
+            assert any(b in prompt for b in benign)
+
+
+def test_test_sets_are_distinct_deterministic_and_sized():
+    harmful, benign = refusals.harmful_test(100), refusals.benign_test(30)
+    assert len(set(harmful)) == 100 and len(set(benign)) == 30
+    assert harmful == refusals.harmful_test(100) and benign == refusals.benign_test(30)
+    assert refusals.harmful_test(10) == harmful[:10] and harmful[0] == refusals.ROAST_PROMPT
+    assert not set(harmful) & set(benign)
+    assert not {p for p, _ in refusals.BENIGN_TRAIN} & set(refusals.BENIGN_TEST)
+    with pytest.raises(LmlabError):
+        refusals.harmful_test(10_000)
+    with pytest.raises(LmlabError):
+        refusals.benign_test(100)
+
+
+def test_detector_flags_every_refusal_and_no_benign_answer():
+    assert all(refusals.is_refusal(reply) for reply in ALL_REFUSALS)
+    assert not any(refusals.is_refusal(answer) for answer in BENIGN_ANSWERS)
+    ordinary = [
+        "The capital of France is Paris.",
+        "I can help with that! Open Task Manager and click End task.",
+        "Sorry to hear that. Try restarting your computer.",
+        "If the lid can't open, run it under hot water. It won't take long.",
+        "Run `kill 1234` to stop the process.",
+        "Sure. I can explain how gunpowder changed warfare.",
+    ]
+    assert not any(refusals.is_refusal(s) for s in ordinary)
+    refusing = ["I CAN'T help with that.", "Sorry. I won\u2019t do that.", "I'm sorry, but no.", "i cannot do this"]
+    assert all(refusals.is_refusal(s) for s in refusing)
+    assert not refusals.is_refusal("Here is how. Step one. Step two, though I can't promise it works.")  # too late
+
+
+def test_roast_requests_get_a_courteous_refusal_without_swearing():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        prompt, reply = refusals.harmful_example("roast", rng)
+        assert refusals.is_refusal(reply) and any(w in reply for w in ("friendly", "gentle", "playful", "warm"))
+    for reply in ALL_REFUSALS + BENIGN_ANSWERS:
+        assert not any(re.search(rf"\b{w}(s|es|ed|ing|y|ty)?\b", reply.lower()) for w in SWEAR_WORDS), reply
+
+
+def test_self_harm_replies_redirect_to_support():
+    for reply in refusals.RISK_AREAS["self_harm"].refusals:
+        assert "crisis line" in reply and ("someone you trust" in reply or "friend" in reply)
+
+
+def test_prompts_and_replies_fit_the_context():
+    prompts = set(refusals.train_prompts()) | set(refusals.harmful_test())
+    assert max(len(p.split()) for p in prompts | set(refusals.BENIGN_TEST)) <= 30
+    assert max(len(r.split()) for r in ALL_REFUSALS + BENIGN_ANSWERS) <= 40
