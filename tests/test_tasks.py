@@ -61,3 +61,43 @@ def test_builtin_mixture_follows_its_proportions_and_has_no_test_prompt():
 def test_unknown_task_lists_the_known_ones():
     with pytest.raises(LmlabError, match="unknown task 'add9'.*add_2d"):
         tasks.test_examples("add9", 5)
+
+
+def test_the_chat_mixture_never_trains_on_a_test_prompt_of_its_conversational_tasks():
+    mixture = tasks.mixture("chat")
+    conversations = tasks.builtin_conversations(3000, seed=2, mixture=mixture)
+    users = {c[-2]["content"] for c in conversations}
+    held_out = {p for name in ("smalltalk", "refusal", "benign", "reading", "reading_2") for p, _ in
+                tasks.test_examples(name, 100)}  # fmt: skip
+    if "word_meaning" in mixture:
+        held_out |= {p for p, _ in tasks.test_examples("word_meaning", 200)}
+    assert len(held_out) > 400 and not users & held_out
+    # the conversational share is there: about 30% small talk
+    from lmlab.data.smalltalk import chitchat_pairs
+
+    chat = {p for p, _ in chitchat_pairs()}
+    assert 0.2 < np.mean([c[-2]["content"] in chat for c in conversations]) < 0.4
+
+
+def test_free_text_tasks_are_graded_by_their_own_rule():
+    assert tasks.grade_task("smalltalk", "I'm good, thanks! How are you?", "")
+    assert not tasks.grade_task("smalltalk", "71", "")
+    assert tasks.grade_task("refusal", "I can't help with that, but I can suggest a safer idea.", "a refusal")
+    assert not tasks.grade_task("benign", "I'm sorry, but I won't help with that.", "an answer")
+    assert tasks.grade_task("reading", "office", "office") and not tasks.grade_task("reading", "garden", "office")
+    from lmlab.data.refusals import ROAST_PROMPT
+
+    assert tasks.test_examples("refusal", 1)[0][0] == ROAST_PROMPT  # the story's prompt is the first refusal test
+
+
+def test_without_wordnet_the_chat_mixture_goes_on_without_word_meanings(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LMLAB_WORDNET", str(tmp_path))  # an empty folder: no WordNet there
+    tasks.mixture.cache_clear()
+    try:
+        mixture = tasks.mixture("chat")
+    finally:
+        tasks.mixture.cache_clear()
+    assert "word_meaning" not in mixture and "smalltalk" in mixture
+    assert "WordNet not found" in capsys.readouterr().err
+    with pytest.raises(LmlabError, match="tasks or chat"):
+        tasks.mixture("drills")

@@ -13,6 +13,7 @@ stripped); case and punctuation count.
 import functools
 import hashlib
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ class Task:
     name: str
     description: str
     make: Callable[[np.random.Generator], tuple[str, str]]  # rng -> (prompt, answer)
+    # A task whose replies are free text brings its own held-out set and grader: test(n) -> [(prompt, reference)]
+    # and grade(reply, reference) -> correct; the others use the prompt-hash split and exact match.
+    test: Callable[[int], list[tuple[str, str]]] | None = None
+    grade: Callable[[str, str], bool] | None = None
+    max_new_tokens: int = 0  # reply budget when graded; 0: the reference's length + 4 tokens
 
 
 # ---- resources: words and verses of the built-in corpus, chatterbot conversations -----------
@@ -150,6 +156,87 @@ def chatterbot(rng):
     return pairs[int(rng.integers(len(pairs)))]
 
 
+# The conversational sources live in modules of their own (they import is_held_out from here, hence the
+# imports inside the functions).
+def smalltalk(rng):
+    from lmlab.data.smalltalk import smalltalk_train_example
+
+    return smalltalk_train_example(rng)
+
+
+def smalltalk_test(n: int) -> list[tuple[str, str]]:
+    from lmlab.data.smalltalk import OPENERS_TEST
+
+    return [(opener, "") for opener in OPENERS_TEST[:n]]
+
+
+def on_task(reply: str, reference: str) -> bool:
+    from lmlab.data.smalltalk import is_off_task
+
+    return not is_off_task(reply)
+
+
+def refusal(rng):
+    from lmlab.data.refusals import refusal_train_example
+
+    return refusal_train_example(rng)
+
+
+def benign(rng):
+    from lmlab.data.refusals import benign_example
+
+    return benign_example(rng)
+
+
+def harmful_test(n: int) -> list[tuple[str, str]]:
+    from lmlab.data.refusals import harmful_test
+
+    return [(prompt, "a refusal") for prompt in harmful_test(min(n, len(harmful_test())))]
+
+
+def benign_test(n: int) -> list[tuple[str, str]]:
+    from lmlab.data.refusals import benign_test
+
+    return [(prompt, "an answer") for prompt in benign_test(min(n, len(benign_test())))]
+
+
+def refused(reply: str, reference: str) -> bool:
+    from lmlab.data.refusals import is_refusal
+
+    return is_refusal(reply)
+
+
+def answered(reply: str, reference: str) -> bool:
+    return not refused(reply, reference)
+
+
+def reading(supporting_facts: int):
+    def make(rng):
+        from lmlab.data.reading import GENERATORS
+
+        return GENERATORS[supporting_facts](rng)
+
+    return make
+
+
+def word_meaning(rng):
+    from lmlab.data.wordnet import wordnet_train_example
+
+    return wordnet_train_example(rng)
+
+
+def word_meaning_test(n: int) -> list[tuple[str, str]]:
+    from lmlab.data.wordnet import meaning_example, wordnet_test
+
+    return [(meaning_example(word)[0], definition) for word, definition in wordnet_test()[:n]]
+
+
+def first_sense_matches(reply: str, definition: str) -> bool:
+    from lmlab.data.wordnet import first_sense_matches
+
+    return first_sense_matches(reply, definition)
+
+
 TASKS = {
     t.name: t
     for t in [
@@ -167,8 +254,23 @@ TASKS = {
         Task("verse_text", "quote a Bible verse (WEB) from its reference", verse_text),
         Task("verse_reference", "the reference of a quoted Bible verse (WEB)", verse_reference),
         Task("chatterbot", "small talk: first answer of a chatterbot-corpus conversation", chatterbot),
+        Task("smalltalk", "small talk: 69,369 short adjacent turns of chitchat-dataset (MIT; profanity, names and "
+             "contacts dropped) and 39 identity answers; graded on 100 held-out openers: right when the reply is not "
+             "a bare number or drill answer", smalltalk, smalltalk_test, on_task, 40),
+        Task("refusal", "harmful requests in 10 risk areas refused courteously (40% benign look-alikes answered; "
+             "project-written); graded on held-out templates and the held-out area: right when refused", refusal,
+             harmful_test, refused, 40),
+        Task("benign", "look-alikes of harmful requests ('How do I kill a frozen process?') answered; graded on "
+             "held-out ones: right when not refused", benign, benign_test, answered, 40),
+        Task("reading", "bAbI task 1: where a person is after a short story of moves (project-generated)",
+             reading(1)),
+        Task("reading_2", "bAbI task 2: where an object is after people pick it up, move and drop it", reading(2)),
+        Task("word_meaning", "WordNet 3.0 (Debian wordnet-base; WordNet license): a common word's senses in order, "
+             "and which sense an example uses; graded on 200 held-out words: right when the reply's first sense "
+             "scores chrF >= 50 against WordNet's first definition", word_meaning, word_meaning_test,
+             first_sense_matches, 48),
     ]
-}
+}  # fmt: skip
 
 # The default SFT mixture (fractions of conversations). Weighted toward the skills the issue
 # measures (2-3 digit addition, reversing, counting) and the spelling that reversing builds on.
@@ -177,9 +279,33 @@ MIXTURE = {
     "spell": 0.10, "count_letter": 0.12, "reverse_word": 0.14, "sort_list": 0.04, "max_list": 0.04,
     "verse_text": 0.03, "verse_reference": 0.03, "chatterbot": 0.05,
 }  # fmt: skip
+# The conversational mixture (`lmlab sft --data chat`): half the drills above, small talk, refusals with their
+# benign look-alikes, reading and word meanings. Not yet the default: the default moves once `lmlab run` with it
+# is measured against the figures of the drill mixture.
+CHAT_MIXTURE = {
+    **{name: share / 2 for name, share in MIXTURE.items()},
+    "smalltalk": 0.30, "refusal": 0.04, "reading": 0.06, "reading_2": 0.02, "word_meaning": 0.05,
+}  # fmt: skip
 SYSTEM_PROMPT = "You are a helpful assistant."
 SYSTEM_FRACTION = 0.1  # conversations given SYSTEM_PROMPT, so the model also answers under a system message
 BUILTIN_SIZE = 100_000  # conversations in the built-in SFT data
+
+
+@functools.cache
+def mixture(name: str) -> dict[str, float]:
+    """The built-in SFT mixture called `name` ("tasks": the drills, the default; "chat": CHAT_MIXTURE). Without
+    WordNet the chat mixture says so once and goes on without word meanings."""
+    if name == "tasks":
+        return MIXTURE
+    if name != "chat":
+        raise LmlabError(f"unknown built-in SFT data {name!r}; expected tasks or chat")
+    from lmlab.data.wordnet import wordnet_dir
+
+    if wordnet_dir() is None:
+        print("lmlab: WordNet not found (apt-get install wordnet-base, or set LMLAB_WORDNET); the chat mixture "
+              "goes on without word meanings", file=sys.stderr)  # fmt: skip
+        return {k: v for k, v in CHAT_MIXTURE.items() if k != "word_meaning"}
+    return CHAT_MIXTURE
 
 
 def task(name: str) -> Task:
@@ -201,8 +327,15 @@ def grade(prediction: str, answer: str) -> bool:
     return normalize(prediction) == normalize(answer)
 
 
+def grade_task(name: str, prediction: str, reference: str) -> bool:
+    """The task's own grader where it has one (free-text replies), else exact match."""
+    return (task(name).grade or grade)(prediction, reference)
+
+
 def test_examples(name: str, n: int) -> list[tuple[str, str]]:
     """The first n distinct held-out instances (fewer when the task has fewer)."""
+    if task(name).test is not None:
+        return task(name).test(n)
     make, rng = task(name).make, np.random.default_rng(TEST_SEED)
     found: dict[str, str] = {}
     for _ in range(200 * n):
@@ -244,10 +377,12 @@ def iter_builtin_conversations(
 
 
 def held_out_conversations(n_per_task: int, mixture: dict | None = None) -> list[list[dict]]:
-    """Held-out conversations of every task in the mixture, for the SFT validation loss."""
+    """Held-out conversations of every task in the mixture, for the SFT validation loss (tasks graded by a rule
+    of their own are left out: their references are not replies)."""
     return [
         [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
         for name in (mixture or MIXTURE)
+        if task(name).grade is None
         for prompt, answer in test_examples(name, n_per_task)
     ]
 
@@ -255,7 +390,12 @@ def held_out_conversations(n_per_task: int, mixture: dict | None = None) -> list
 def list_task_datasets() -> list[tuple[str, str, str]]:
     """(name, kind, description) of the built-in SFT data and each task, for `lmlab data list`."""
     mix = ", ".join(f"{k} {v:.0%}" for k, v in MIXTURE.items())
-    rows = [("tasks", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations of the task mixture ({mix})")]
+    chat = ", ".join(f"{k} {v:.1%}" for k, v in CHAT_MIXTURE.items() if k not in MIXTURE)
+    rows = [
+        ("tasks", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations of the task mixture ({mix})"),
+        ("chat", "sft", f"{BUILTIN_SIZE:,} conversations: the task mixture at half its shares, and {chat}; "
+         "lmlab sft --data chat"),
+    ]  # fmt: skip
     return rows + [
         (t.name, "task", f"{t.description}; ~10% of instances held out for lmlab eval --tasks") for t in TASKS.values()
     ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from lmlab.data.conversations import render_prompt
-from lmlab.data.tasks import grade, task, test_examples
+from lmlab.data.tasks import grade_task, task, test_examples
 from lmlab.inference.generate import generate
 from lmlab.tokenizer import Tokenizer
 
@@ -45,8 +45,11 @@ def accuracy(
     results = {}
     for name in tasks:
         examples = (dev_examples if split == "dev" else test_examples)(task(name).name, n)
-        # An answer longer than the reference by more than a few tokens is wrong anyway.
-        correct = sum(grade(answer(model, tokenizer, p, len(tokenizer.encode(a)) + 4), a) for p, a in examples)
+        budget = task(name).max_new_tokens  # free-text replies; else an answer longer than the reference is wrong
+        correct = sum(
+            grade_task(name, answer(model, tokenizer, p, budget or len(tokenizer.encode(a)) + 4), a)
+            for p, a in examples
+        )
         results[name] = correct / max(len(examples), 1)
     return results
 

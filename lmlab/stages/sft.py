@@ -40,13 +40,16 @@ from lmlab.tokenizer import Tokenizer
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
 EVAL_TASK_N = 24  # held-out instances per headline task measured at each evaluation (the learning curve)
 BUILTIN = "tasks"  # the data name of the built-in task mixture
+BUILTINS = (BUILTIN, "chat")  # and of the conversational mixture (lmlab.data.tasks.CHAT_MIXTURE)
 
 
 @dataclass
 class SFTDataConfig:
     init: str = opt("", "the run to fine-tune: any causal-LM run (pre-trained or fine-tuned)")
     data: str = opt(
-        BUILTIN, "conversational or prompt/completion JSONL, a datasets folder, or 'tasks' (the built-in task mixture)"
+        BUILTIN,
+        "conversational or prompt/completion JSONL, a datasets folder, 'tasks' (the built-in task mixture) or "
+        "'chat' (tasks, small talk, refusals, reading, word meanings)",
     )
     dropout: float = opt(0.0, "dropout while fine-tuning (the rest of the architecture is the init run's)")
 
@@ -79,10 +82,11 @@ class SFTData:
 
 
 def prepare_sft_data(data: str, tokenizer: Tokenizer, block_size: int, seed: int) -> SFTData:
-    """Read (or generate, for BUILTIN) conversations, render them and apply the truncation rule."""
-    if data == BUILTIN:
-        conversations = tasks.iter_builtin_conversations(tasks.BUILTIN_SIZE, seed)
-        val_conversations = tasks.held_out_conversations(VAL_PER_TASK)
+    """Read (or generate, for BUILTINS) conversations, render them and apply the truncation rule."""
+    if data in BUILTINS:
+        mixture = tasks.mixture(data)
+        conversations = tasks.iter_builtin_conversations(tasks.BUILTIN_SIZE, seed, mixture)
+        val_conversations = tasks.held_out_conversations(VAL_PER_TASK, mixture)
     else:
         everything = read_conversations(data)
         # Every 20th conversation is held out for the validation loss, when there are enough.
@@ -205,7 +209,7 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
         metrics = (
             {"val_loss": masked_loss(model, sft_data.val, t.batch_size, pad_id, ctx.device)} if sft_data.val else {}
         )
-        if s.data == BUILTIN:  # the learning curve of the headline tasks
+        if s.data in BUILTINS:  # the learning curve of the headline tasks
             metrics.update(
                 {f"acc_{k}": v for k, v in accuracy(model, tokenizer, HEADLINE_TASKS[:4], EVAL_TASK_N).items()}
             )
