@@ -8,7 +8,6 @@ sides rotating each round), so drift lands on all sides alike; report the median
 
 import json
 import os
-import platform
 import re
 import statistics
 import time
@@ -78,14 +77,9 @@ def median_time(fn, warmup: int = 2, rounds: int = 5) -> float:
 
 def machine_info() -> dict:
     """The CPU model (/proc/cpuinfo's model name), the CPUs this process may use, and a slug naming both."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from lmlab.device import cpu_model
+
+    cpu = cpu_model()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
     return {"cpu": cpu, "cpus": cpus, "slug": f"{slug}-{cpus}cpu"}

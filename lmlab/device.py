@@ -42,6 +42,19 @@ def compile_unsupported(device: torch.device) -> str | None:
     return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or what platform knows: a figure without it is not comparable."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def cpu_has_bf16() -> bool:
     """AVX512-BF16 or AMX: the CPU multiplies bf16 natively (else bf16 autocast is slower than fp32)."""
     try:

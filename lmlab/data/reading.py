@@ -20,7 +20,7 @@ seed.
 
 import numpy as np
 
-from lmlab.data.tasks import TEST_SEED, is_held_out
+from lmlab.data.tasks import test_examples, train_example
 from lmlab.errors import LmlabError
 
 NAMES = ("Mary", "John", "Daniel", "Sandra", "Emma", "Omar", "Lucy", "Peter", "Aisha", "Kenji")
@@ -95,6 +95,7 @@ def two_supporting_facts(rng: np.random.Generator) -> tuple[str, str]:
 
 
 GENERATORS = {1: single_supporting_fact, 2: two_supporting_facts}
+TASK_NAMES = {1: "reading", 2: "reading_2"}  # their names in lmlab.data.tasks
 
 
 def _generator(supporting_facts: int):
@@ -104,22 +105,13 @@ def _generator(supporting_facts: int):
 
 
 def reading_train_example(rng: np.random.Generator, supporting_facts: int = 1) -> tuple[str, str]:
-    """(prompt, answer) of a story that is not held out."""
-    make = _generator(supporting_facts)
-    while True:
-        prompt, answer = make(rng)
-        if not is_held_out(prompt):
-            return prompt, answer
+    """(prompt, answer) of a story that is not held out (lmlab.data.tasks's split, as task "reading" or
+    "reading_2")."""
+    _generator(supporting_facts)
+    return train_example(TASK_NAMES[supporting_facts], rng)
 
 
 def reading_test(n: int, supporting_facts: int = 1) -> list[tuple[str, str]]:
-    """The first n distinct held-out stories drawn with a fixed seed: the same list on every call."""
-    make, rng = _generator(supporting_facts), np.random.default_rng([TEST_SEED, supporting_facts])
-    found: dict[str, str] = {}
-    for _ in range(200 * n):
-        prompt, answer = make(rng)
-        if is_held_out(prompt):
-            found.setdefault(prompt, answer)
-            if len(found) == n:
-                break
-    return list(found.items())
+    """The first n distinct held-out stories (lmlab.data.tasks.test_examples): the same list on every call."""
+    _generator(supporting_facts)
+    return test_examples(TASK_NAMES[supporting_facts], n)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from lmlab.config import Config, TrainConfig, opt
 from lmlab.data.recall import IGNORE, Vocab, elimination_accuracy, mqar_batch, query_accuracy
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch
-from lmlab.device import pick_device
+from lmlab.device import cpu_model, pick_device
 from lmlab.errors import LmlabError
 from lmlab.losses import cross_entropy
 from lmlab.models import build_model
@@ -885,16 +885,8 @@ def context_section(context: dict) -> list[str]:
 
 def environment_line() -> str:
     """The CPU (or GPU), the threads and the torch version: a figure without them is not comparable."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {torch.get_num_threads()} threads{gpu}, torch {torch.__version__}"
+    return f"{cpu_model()}, {torch.get_num_threads()} threads{gpu}, torch {torch.__version__}"
 
 
 def write_report(
