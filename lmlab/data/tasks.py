@@ -397,5 +397,6 @@ def list_task_datasets() -> list[tuple[str, str, str]]:
          "lmlab sft --data chat"),
     ]  # fmt: skip
     return rows + [
-        (t.name, "task", f"{t.description}; ~10% of instances held out for lmlab eval --tasks") for t in TASKS.values()
+        (t.name, "task", t.description + ("" if t.test else "; ~10% of instances held out for lmlab eval --tasks"))
+        for t in TASKS.values()
     ]
