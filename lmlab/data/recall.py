@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-IGNORE = -100
+from lmlab.losses import IGNORE
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ Writes RUN/report.md, results.json and PNG figures. Results are reported as meas
 a model whose own score shows it did not learn (LEARNED) is named and left out of every comparison.
 """
 
+import functools
 import json
 import os
 import re
@@ -141,6 +142,7 @@ def n_params(cfg: ModelConfig) -> int:
     return sum(p.numel() for p in build_model(cfg).parameters())
 
 
+@functools.cache
 def matched_width(arch: str, target_params: int, vocab_size: int, block_size: int, n_layer: int = 2) -> int:
     """The recurrent width (n_embd = hidden_size, n_layer layers) whose parameter count is closest to target."""
     return min(
@@ -334,6 +336,13 @@ def state_floats(cfg: ModelConfig) -> int:
     return cfg.n_layer * (cfg.hidden_size or cfg.n_embd) * (2 if cfg.arch == "lstm" else 1)
 
 
+MAX_QUERIES = 16  # queries per recall row: min(K, MAX_QUERIES)
+
+
+def queries(K: int) -> int:
+    return min(K, MAX_QUERIES)
+
+
 def recall_stages(cc: CompareSettings) -> list[tuple[int, int]]:
     """The curriculum: (largest K, largest gap) of each stage, short to long."""
     L, K = cc.recall_length, max(cc.ints("recall_pairs"))
@@ -361,7 +370,7 @@ def train_recall(model, cc: CompareSettings, vocab: Vocab, device, seed: int = 0
     while (elapsed := time.perf_counter() - t0) < cc.recall_seconds:
         k_max, gap_max = stages[stage]
         K = int(rng.choice([k for k in ks if 2 <= k <= k_max] or [1]))
-        Q = min(K, 16)
+        Q = queries(K)
         room = cc.recall_length - 8 - 2 * K - 2 * Q
         gap_max = max(0, min(gap_max if rng.random() < 0.5 else 8, room))  # half the rows with short gaps
         gap = int(rng.integers(0, gap_max + 1))
@@ -377,7 +386,7 @@ def train_recall(model, cc: CompareSettings, vocab: Vocab, device, seed: int = 0
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        acc = float((logits.argmax(-1) == y[y != IGNORE]).float().mean())
+        acc = float(query_accuracy(logits, y).float().mean())
         ema = acc if step == 1 else 0.98 * ema + 0.02 * acc
         last = stage == len(stages) - 1
         share = cc.recall_seconds * (stage + 1) / (len(stages) + 1)  # stage i ends by (i+1)/(n+1) of the budget
@@ -398,21 +407,20 @@ def train_recall(model, cc: CompareSettings, vocab: Vocab, device, seed: int = 0
 def recall_accuracy(model, cc: CompareSettings, vocab: Vocab, device, rows: int = 200) -> dict:
     """Held-out accuracy against K (gap recall_pairs_gap) and against the gap (K = recall_gap_pairs), with mean
     key-query distances."""
-    by_k, by_gap, distance = {}, {}, {}
-    for K in cc.ints("recall_pairs"):
-        Q = min(K, 16)
-        gap = cc.recall_pairs_gap
-        x, y, _ = mqar_batch(np.random.default_rng([2, K]), rows, 2 * K + 2 * Q + gap + 4, K, gap, Q, vocab)
-        by_k[K] = float(query_accuracy(recall_logits(model, x.to(device), y.to(device)), y.to(device)).float().mean())
-    K = cc.recall_gap_pairs
-    for gap in cc.ints("recall_gaps"):
-        Q = min(K, 16)
-        x, y, d = mqar_batch(np.random.default_rng([3, gap]), rows, 2 * K + 2 * Q + gap + 4, K, gap, Q, vocab)
-        by_gap[gap] = float(
-            query_accuracy(recall_logits(model, x.to(device), y.to(device)), y.to(device)).float().mean()
-        )
-        distance[gap] = float(d.mean())
-    return {"by_pairs": by_k, "by_gap": by_gap, "distance": distance}
+
+    def measure(seed, K, gap):  # (accuracy, mean key-query distance) on `rows` held-out rows
+        Q = queries(K)
+        x, y, d = mqar_batch(np.random.default_rng(seed), rows, 2 * K + 2 * Q + gap + 4, K, gap, Q, vocab)
+        x, y = x.to(device), y.to(device)
+        return float(query_accuracy(recall_logits(model, x, y), y).float().mean()), float(d.mean())
+
+    by_k = {K: measure([2, K], K, cc.recall_pairs_gap)[0] for K in cc.ints("recall_pairs")}
+    by_gap = {g: measure([3, g], cc.recall_gap_pairs, g) for g in cc.ints("recall_gaps")}
+    return {
+        "by_pairs": by_k,
+        "by_gap": {g: a for g, (a, _) in by_gap.items()},
+        "distance": {g: d for g, (_, d) in by_gap.items()},
+    }
 
 
 def recall_models(cc: CompareSettings, device) -> dict:
@@ -427,7 +435,7 @@ def recall_models(cc: CompareSettings, device) -> dict:
         results[arch] = {
             **recall_accuracy(model, cc, vocab, device),
             **training,
-            "params": n_params(cfg),
+            "params": sum(p.numel() for p in model.parameters()),
             "width": cfg.n_embd,
             "state": state_floats(cfg) if arch != "gpt" else None,
         }
@@ -436,7 +444,7 @@ def recall_models(cc: CompareSettings, device) -> dict:
     K = cc.recall_gap_pairs
     results["_task"] = {
         "chance": vocab.chance,
-        "elimination": elimination_accuracy(K, min(K, 16)),
+        "elimination": elimination_accuracy(K, queries(K)),
         "keys": vocab.n_keys,
     }
     return results
@@ -932,9 +940,9 @@ def check_settings(cc: CompareSettings):
     budgets = cc.ints("budgets")
     if min(budgets) <= 0 or any(b % budgets[0] for b in budgets):
         raise LmlabError(f"compare.budgets: each budget must be a positive multiple of the first, got {cc.budgets!r}")
-    longest = max(2 * K + 2 * min(K, 16) + cc.recall_pairs_gap + 8 for K in cc.ints("recall_pairs"))
+    longest = max(2 * K + 2 * queries(K) + cc.recall_pairs_gap + 8 for K in cc.ints("recall_pairs"))
     K = cc.recall_gap_pairs
-    gap_rows = max(2 * K + 2 * min(K, 16) + g + 4 for g in cc.ints("recall_gaps"))
+    gap_rows = max(2 * K + 2 * queries(K) + g + 4 for g in cc.ints("recall_gaps"))
     if max(longest, gap_rows) > cc.recall_length:
         raise LmlabError(
             f"compare.recall_length {cc.recall_length} is shorter than the longest recall row "
