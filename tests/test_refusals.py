@@ -1,4 +1,5 @@
 import re
+import string
 
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def test_held_out_prompts_never_come_from_training():
         assert prompt not in test_prompts and refusals.ROAST_PROMPT not in prompt
 
 
-def test_benign_share_is_about_forty_percent():
+def test_benign_share_is_as_stated():
     benign = {prompt for prompt, _ in refusals.BENIGN_TRAIN}
     draws = _draws(5_000, seed=2)
     share = np.mean([not refusals.is_refusal(reply) for _, reply in draws])
@@ -70,6 +71,18 @@ def test_test_sets_are_distinct_deterministic_and_sized():
         refusals.harmful_test(10_000)
     with pytest.raises(LmlabError):
         refusals.benign_test(100)
+
+
+def _normalised(prompt: str) -> str:
+    return " ".join(prompt.lower().translate(str.maketrans("", "", string.punctuation)).split())
+
+
+def test_benign_training_set_is_large_kept_apart_from_the_held_out_set_and_never_refuses():
+    prompts = [prompt for prompt, _ in refusals.BENIGN_TRAIN]
+    assert len(set(prompts)) >= 180
+    held_out = {_normalised(prompt) for prompt in refusals.BENIGN_TEST}
+    assert not [prompt for prompt in prompts if _normalised(prompt) in held_out]
+    assert not [answer for answer in BENIGN_ANSWERS if refusals.is_refusal(answer)]
 
 
 def test_detector_flags_every_refusal_and_no_benign_answer():
@@ -107,3 +120,42 @@ def test_prompts_and_replies_fit_the_context():
     prompts = set(refusals.train_prompts()) | set(refusals.harmful_test())
     assert max(len(p.split()) for p in prompts | set(refusals.BENIGN_TEST)) <= 30
     assert max(len(r.split()) for r in ALL_REFUSALS + BENIGN_ANSWERS) <= 40
+
+
+def test_a_model_fine_tuned_on_the_refusals_declines_the_roast_prompt_courteously(tmp_path):
+    """The story's example end to end: a small GPT pre-trained on the refusal data's text and fine-tuned on its
+    conversations (where the roast prompt itself never appears) answers ROAST_PROMPT, sampled with seed 0, with a
+    courteous refusal, and still answers a benign look-alike it was trained on."""
+    import json
+
+    from lmlab.inference.chat import ChatSession
+    from lmlab.runs import load_run
+    from lmlab.stages.pretrain import PretrainConfig, pretrain
+    from lmlab.stages.sft import SFTConfig, sft
+
+    examples = _draws(3000, seed=1)
+    assert refusals.ROAST_PROMPT not in {prompt for prompt, _ in examples}
+    (tmp_path / "text.txt").write_text("".join(f"{prompt}\n{reply}\n\n" for prompt, reply in examples))
+    with open(tmp_path / "sft.jsonl", "w") as f:
+        for prompt, reply in examples:
+            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
+            f.write(json.dumps({"messages": messages}) + "\n")
+    common = dict(dtype="float32", progress=False, device="cpu")
+    pre = pretrain(
+        PretrainConfig.build("tiny", overrides=dict(data=str(tmp_path / "text.txt"), tokenizer="bpe",
+                                                    bpe_vocab_size=512, block_size=96, n_embd=64, n_layer=2,
+                                                    max_iters=150, batch_size=16, lr=3e-3, **common)),
+        out=tmp_path / "pre",
+    )  # fmt: skip
+    tuned = sft(
+        SFTConfig.build(overrides=dict(max_iters=250, batch_size=16, grad_accum=1, lr=3e-3, warmup_iters=20,
+                                       eval_interval=250, **common)),
+        init=pre, data=str(tmp_path / "sft.jsonl"), out=tmp_path / "sft",
+    )  # fmt: skip
+    model, tokenizer, _ = load_run(tuned, "cpu")
+    reply = "".join(ChatSession(model, tokenizer, seed=0, max_new_tokens=40).reply(refusals.ROAST_PROMPT))
+    assert refusals.is_refusal(reply), reply
+    assert not any(re.search(rf"\b{w}", reply.lower()) for w in SWEAR_WORDS), reply
+    benign_prompt = refusals.BENIGN_TRAIN[0][0]
+    answer = "".join(ChatSession(model, tokenizer, seed=0, max_new_tokens=40).reply(benign_prompt))
+    assert not refusals.is_refusal(answer), (benign_prompt, answer)

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from lmlab import cli
@@ -178,6 +179,37 @@ def test_sft_loss_runs_the_head_on_a_bucketed_count_of_positions_with_the_same_l
         assert loss.n == exact.n == int(learned.sum()) == 2 * n
         assert loss.sum.item() == pytest.approx(exact.sum.item(), rel=1e-6)
     assert head_rows == [6, 6, 12, 10, 16, 14]  # sft_loss's head, then the exact one
+
+
+def test_per_conversation_loss_is_the_mean_of_each_conversations_token_mean(tok):
+    """Every conversation weighs the same, whatever its length: the loss is the sum of the per-conversation means
+    over the conversations that have a target, and n counts them (a row of padding only is left out)."""
+    model = tiny_gpt(tok)
+    rows = [render(tok, conversation("q", "1")), render(tok, conversation("qq", "12345678"))]
+    batch = collate(rows, tok.special_id("<|pad|>"))
+    batch["targets"] = torch.cat([batch["targets"], torch.full_like(batch["targets"][:1], -100)])  # no target
+    batch["inputs"] = torch.cat([batch["inputs"], batch["inputs"][:1]])
+    loss = sft_loss(model, batch, per_conversation=True)
+    logits = model(batch["inputs"])
+    means = [F.cross_entropy(logits[b], batch["targets"][b], ignore_index=-100) for b in range(2)]
+    counts = [int((batch["targets"][b] != -100).sum()) for b in range(2)]
+    assert counts == [2, 9] and int(loss.n) == 2
+    assert loss.sum.item() == pytest.approx(sum(m.item() for m in means), rel=1e-5)
+    per_token = sft_loss(model, batch)
+    assert int(per_token.n) == 11  # the default weighs tokens: the long reply holds 9 of the 11
+    assert per_token.sum.item() == pytest.approx(sum(m.item() * c for m, c in zip(means, counts)), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("data", "weighting", "expected"),
+    [("chat", "auto", True), ("tasks", "auto", False), ("my.jsonl", "auto", False), ("my.jsonl", "conversation",
+     True), ("chat", "token", False)],
+)  # fmt: skip
+def test_loss_weighting_auto_weighs_conversations_only_in_the_builtin_chat_mixture(data, weighting, expected):
+    from lmlab.stages.sft import SFTConfig
+
+    config = SFTConfig.build(overrides={"data": data, "loss_weighting": weighting})
+    assert config.sft.per_conversation() is expected
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -72,11 +74,12 @@ def test_the_chat_mixture_never_trains_on_a_test_prompt_of_its_conversational_ta
     if "word_meaning" in mixture:
         held_out |= {p for p, _ in tasks.test_examples("word_meaning", 200)}
     assert len(held_out) > 400 and not users & held_out
-    # the conversational share is there: about 30% small talk
-    from lmlab.data.smalltalk import chitchat_pairs
+    # the conversational share is there: chit-chat pairs at the mixture's small-talk share (less the identity answers)
+    from lmlab.data.smalltalk import IDENTITY_SHARE, chitchat_pairs
 
     chat = {p for p, _ in chitchat_pairs()}
-    assert 0.2 < np.mean([c[-2]["content"] in chat for c in conversations]) < 0.4
+    share = mixture["smalltalk"] / sum(mixture.values()) * (1 - IDENTITY_SHARE)
+    assert np.mean([c[-2]["content"] in chat for c in conversations]) == pytest.approx(share, abs=0.015)
 
 
 def test_free_text_tasks_are_graded_by_their_own_rule():
@@ -101,3 +104,27 @@ def test_without_wordnet_the_chat_mixture_goes_on_without_word_meanings(tmp_path
     assert "WordNet not found" in capsys.readouterr().err
     with pytest.raises(LmlabError, match="tasks or chat"):
         tasks.mixture("drills")
+
+
+def test_data_list_states_each_conversational_source_with_its_license_and_true_size():
+    from lmlab.data import refusals
+    from lmlab.data.smalltalk import IDENTITY, chitchat_pairs
+    from lmlab.data.wordnet import N_HELD_OUT, WORD_POOL
+
+    def described(name):
+        return tasks.task(name).description.replace(",", "")
+
+    sizes = {
+        "smalltalk": [len(chitchat_pairs()), len(IDENTITY), len(tasks.smalltalk_test(1000))],
+        "chatterbot": [len(tasks.chatterbot_pairs())],
+        "refusal": [len(refusals.RISK_AREAS), len(refusals.train_prompts()), len(refusals.harmful_test())],
+        "benign": [len(refusals.BENIGN_TRAIN), len(refusals.BENIGN_TEST)],
+        "word_meaning": [WORD_POOL, N_HELD_OUT],
+    }
+    for name, numbers in sizes.items():
+        for number in numbers:
+            assert re.search(rf"\b{number}\b", described(name)), (name, number)
+    licenses = {"smalltalk": "MIT", "chatterbot": "BSD-3-Clause", "refusal": "MIT", "benign": "MIT",
+                "reading": "MIT", "reading_2": "MIT", "word_meaning": "WordNet license"}  # fmt: skip
+    for name, license_name in licenses.items():
+        assert license_name in tasks.task(name).description, name

@@ -40,3 +40,18 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> Loss:
         logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
     )
     return Loss(loss, (targets != IGNORE).sum(), {})
+
+
+def cross_entropy_per_sequence(logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> Loss:
+    """The mean cross-entropy of each sequence's targets, summed over sequences: every sequence with a target
+    weighs the same, however many targets it has (n counts sequences, not tokens).
+
+    logits (N, V) and targets (N,) are the scored positions, rows (N,) the sequence each belongs to (0..B-1).
+    """
+    token = F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="none")
+    learned = (targets != IGNORE).float()
+    B = int(rows.max()) + 1 if rows.numel() else 0
+    per_row = torch.zeros(B, device=token.device).index_add_(0, rows, token)
+    count = torch.zeros(B, device=token.device).index_add_(0, rows, learned)
+    has = count > 0
+    return Loss((per_row[has] / count[has]).sum(), has.sum(), {})

@@ -17,6 +17,7 @@ assistant targets, made memory grow with every step (3.9 GB at 300 steps). Both 
 to the next 2^k or 1.5 x 2^k (bucketed()).
 """
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -30,7 +31,7 @@ from lmlab.data.batching import BUCKET_WINDOW, LengthBuckets, bucketed, head_mas
 from lmlab.data.conversations import TokenizedConversations, read_conversations, tokenize_conversations
 from lmlab.errors import LmlabError
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, accuracy
-from lmlab.losses import IGNORE, Loss, cross_entropy
+from lmlab.losses import IGNORE, Loss, cross_entropy, cross_entropy_per_sequence
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder
@@ -52,6 +53,16 @@ class SFTDataConfig:
         "'chat' (tasks, small talk, refusals, reading, word meanings)",
     )
     dropout: float = opt(0.0, "dropout while fine-tuning (the rest of the architecture is the init run's)")
+    loss_weighting: str = opt(
+        "auto",
+        "token: every assistant token weighs the same (TRL's and litgpt's SFT); conversation: every conversation "
+        "weighs the same, its loss the mean over its tokens; auto: conversation for the built-in 'chat' mixture "
+        "(its long replies would drown the drills' short answers), token otherwise",
+        choices=("auto", "token", "conversation"),
+    )
+
+    def per_conversation(self) -> bool:
+        return self.loss_weighting == "conversation" or (self.loss_weighting == "auto" and self.data == "chat")
 
 
 def sft_training_defaults() -> TrainConfig:
@@ -137,12 +148,17 @@ class BucketedBatches:
         return collate([self.examples[i] for i in batch], self.pad_id, T)
 
 
-def sft_loss(model, batch: dict) -> Loss:
+def sft_loss(model, batch: dict, per_conversation: bool = False) -> Loss:
     """The cross-entropy of the assistant targets, the output head run only there (GPT's target_mask) and on
-    the first ignored positions that make the count bucketed() (few shapes, module docstring)."""
+    the first ignored positions that make the count bucketed() (few shapes, module docstring). per_conversation:
+    each conversation's mean over its targets, so a 45-token reply weighs what a 2-token answer does."""
     targets = batch["targets"]
     head = head_mask(targets, IGNORE)  # (B, T)
-    return cross_entropy(model(batch["inputs"], target_mask=head), targets[head])
+    logits = model(batch["inputs"], target_mask=head)
+    if per_conversation:
+        rows = torch.arange(targets.size(0), device=targets.device)[:, None].expand_as(targets)[head]
+        return cross_entropy_per_sequence(logits, targets[head], rows)
+    return cross_entropy(logits, targets[head])
 
 
 @torch.no_grad()
@@ -220,7 +236,7 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
         model,
         tokenizer,
         batches,
-        sft_loss,
+        functools.partial(sft_loss, per_conversation=s.per_conversation()),
         evaluate,
         tokens_per_batch=batches.tokens_per_batch,
         record={"corpus": record.get("corpus"), "sft_data": stats},
