@@ -1,6 +1,6 @@
 """Where, if anywhere, does the GPT overtake the RNN, LSTM and GRU? Validation bpb against budget and size.
 
-    python bench/crossover.py   # the crossover preset: 25-400 s, 3 sizes at 50 s, 3 seeds (~85 min, 2 cores)
+    python bench/crossover.py   # the crossover preset: 25-400 s, 3 sizes at 50 s, 3 seeds (~90 min on 2 quiet cores)
     python bench/crossover.py --budgets 5,10 --sizes 64 --seeds 1   # a check in a minute
 
 Runs section 1 of `lmlab compare` (lmlab.experiments.compare.language_models) with the `crossover` preset:

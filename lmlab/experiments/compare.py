@@ -125,7 +125,7 @@ class CompareConfig(Config):
             recall_seconds=12, translate_seconds=15, translate_width=64, translate_vocab=1000, bleu_sentences=30,
             translate_pairs=3000, smoke_test=True,
         ),
-        # The full crossover: 25 s to 400 s at the main size, 3 sizes at 50 s, 3 seeds (~85 min on 2 cores).
+        # The full crossover: 25 s to 400 s at the main size, 3 sizes at 50 s, 3 seeds (~90 min on 2 quiet cores).
         "crossover": dict(sizes="128,64,256", budgets="25,50,100,200,400", size_budget=50),
     }  # fmt: skip
     compare: CompareSettings = field(default_factory=CompareSettings)
