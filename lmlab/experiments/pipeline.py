@@ -74,14 +74,15 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     inside, inside_results = inside_the_model(pre, root / "inside", device)
 
     t = time.perf_counter()
-    tuned = sft(SFTConfig.build("quick" if quick else None, overrides=common), init=pre, out=root / "sft")
+    sft_config = SFTConfig.build("quick" if quick else None, overrides=common)
+    tuned = sft(sft_config, init=pre, out=root / "sft")
     timings["sft"] = time.perf_counter() - t
     plot_loss(tuned, root / "sft_loss.png", "SFT on the built-in tasks (assistant tokens only)")
     accuracy = {
         "pre-trained": task_accuracy(pre, HEADLINE_TASKS, n_tasks, device),
         "after SFT": task_accuracy(tuned, HEADLINE_TASKS, n_tasks, device),
     }
-    talk_tasks = conversation_tasks(SFTConfig.build().sft.data)
+    talk_tasks = conversation_tasks(sft_config.sft.data)
     talk = task_accuracy(tuned, talk_tasks, n_tasks, device) if talk_tasks else {}
     conversations = example_conversations(tuned, device)
     openers = example_conversations(tuned, device, OPENERS_TEST[:: len(OPENERS_TEST) // N_OPENERS][:N_OPENERS])

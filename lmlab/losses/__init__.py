@@ -42,7 +42,7 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> Loss:
     return Loss(loss, (targets != IGNORE).sum(), {})
 
 
-def cross_entropy_per_sequence(logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> Loss:
+def cross_entropy_per_sequence(logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, B: int) -> Loss:
     """The mean cross-entropy of each sequence's targets, summed over sequences: every sequence with a target
     weighs the same, however many targets it has (n counts sequences, not tokens).
 
@@ -50,7 +50,6 @@ def cross_entropy_per_sequence(logits: torch.Tensor, targets: torch.Tensor, rows
     """
     token = F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="none")
     learned = (targets != IGNORE).float()
-    B = int(rows.max()) + 1 if rows.numel() else 0
     per_row = torch.zeros(B, device=token.device).index_add_(0, rows, token)
     count = torch.zeros(B, device=token.device).index_add_(0, rows, learned)
     has = count > 0

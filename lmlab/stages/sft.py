@@ -157,7 +157,7 @@ def sft_loss(model, batch: dict, per_conversation: bool = False) -> Loss:
     logits = model(batch["inputs"], target_mask=head)
     if per_conversation:
         rows = torch.arange(targets.size(0), device=targets.device)[:, None].expand_as(targets)[head]
-        return cross_entropy_per_sequence(logits, targets[head], rows)
+        return cross_entropy_per_sequence(logits, targets[head], rows, targets.size(0))
     return cross_entropy(logits, targets[head])
 
 
