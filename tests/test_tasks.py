@@ -128,3 +128,12 @@ def test_data_list_states_each_conversational_source_with_its_license_and_true_s
                 "reading": "MIT", "reading_2": "MIT", "word_meaning": "WordNet license"}  # fmt: skip
     for name, license_name in licenses.items():
         assert license_name in tasks.task(name).description, name
+
+
+def test_the_run_report_grades_what_the_sft_data_teaches_benign_look_alikes_with_refusals():
+    from lmlab.experiments.pipeline import conversation_tasks
+
+    assert conversation_tasks("tasks") == () and conversation_tasks("my.jsonl") == ()
+    expected = ["smalltalk", "refusal", "benign", "reading"] + (["word_meaning"] if "word_meaning" in
+                                                                tasks.mixture("chat") else [])  # fmt: skip
+    assert list(conversation_tasks("chat")) == expected

@@ -398,8 +398,8 @@ def list_task_datasets() -> list[tuple[str, str, str]]:
     chat = ", ".join(f"{k} {v:.1%}" for k, v in CHAT_MIXTURE.items() if k not in MIXTURE)
     rows = [
         ("tasks", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations of the task mixture ({mix})"),
-        ("chat", "sft", f"{BUILTIN_SIZE:,} conversations: the task mixture at half its shares, and {chat}; "
-         "lmlab sft --data chat"),
+        ("chat", "sft", f"{BUILTIN_SIZE:,} conversations: the task mixture at {DRILL_SHARE:.0%} of its shares, and "
+         f"{chat}; lmlab sft --data chat"),
     ]  # fmt: skip
     return rows + [
         (t.name, "task", t.description + ("" if t.test else "; ~10% of instances held out for lmlab eval --tasks"))

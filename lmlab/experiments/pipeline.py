@@ -36,7 +36,7 @@ from lmlab.stages.ppo import PPOConfig, ppo
 from lmlab.stages.pretrain import PretrainConfig, pretrain
 from lmlab.stages.recipe import default_out
 from lmlab.stages.reward import RewardConfig, reward
-from lmlab.stages.sft import SFTConfig, sft
+from lmlab.stages.sft import BUILTINS, SFTConfig, sft
 
 SAMPLE_PROMPTS = ["John 3:16", "Genesis 1:1", "Psalms 23:1", "And Jesus said"]
 CHAT_PROMPTS = [
@@ -212,10 +212,12 @@ def inside_the_model(run: Path, out: Path, device: str) -> tuple[list[str], dict
 
 
 def conversation_tasks(data: str) -> tuple[str, ...]:
-    """The conversational tasks a built-in SFT mixture teaches (small talk, refusals, reading, word meanings)."""
-    if data not in ("tasks", "chat"):
+    """The conversational tasks a built-in SFT mixture teaches (small talk, refusals, reading, word meanings); the
+    benign look-alikes are graded wherever refusals are trained, since the refusal task draws them too."""
+    if data not in BUILTINS:
         return ()
-    return tuple(t for t in ("smalltalk", "refusal", "benign", "reading", "word_meaning") if t in mixture(data))
+    taught = set(mixture(data)) | ({"benign"} if "refusal" in mixture(data) else set())
+    return tuple(t for t in CONVERSATION_ROWS if t in taught)
 
 
 CONVERSATION_ROWS = {

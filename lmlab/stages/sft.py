@@ -156,7 +156,7 @@ def sft_loss(model, batch: dict, per_conversation: bool = False) -> Loss:
     head = head_mask(targets, IGNORE)  # (B, T)
     logits = model(batch["inputs"], target_mask=head)
     if per_conversation:
-        rows = torch.arange(targets.size(0), device=targets.device)[:, None].expand_as(targets)[head]
+        rows = head.nonzero(as_tuple=True)[0]  # the conversation of each scored position, in targets[head]'s order
         return cross_entropy_per_sequence(logits, targets[head], rows, targets.size(0))
     return cross_entropy(logits, targets[head])
 
