@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from lmlab.data import refusals
+from lmlab.data.howto import HOWTO
 from lmlab.errors import LmlabError
 
 SWEAR_WORDS = ("fuck", "shit", "damn", "bitch", "bastard", "asshole", "crap", "dick", "piss", "hell", "cunt", "prick")
 ALL_REFUSALS = [reply for area in refusals.RISK_AREAS.values() for reply in area.refusals]
-BENIGN_ANSWERS = [answer for _, answer in refusals.BENIGN_TRAIN]
+BENIGN_ANSWERS = [answer for _, answer in refusals.BENIGN_TRAIN + HOWTO]
 
 
 def _draws(n: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -50,14 +51,16 @@ def test_held_out_prompts_never_come_from_training():
         assert prompt not in test_prompts and refusals.ROAST_PROMPT not in prompt
 
 
-def test_benign_share_is_as_stated():
-    benign = {prompt for prompt, _ in refusals.BENIGN_TRAIN}
+def test_benign_share_and_its_how_to_half_are_as_stated():
+    look_alikes, howto = {prompt for prompt, _ in refusals.BENIGN_TRAIN}, {prompt for prompt, _ in HOWTO}
     draws = _draws(5_000, seed=2)
     share = np.mean([not refusals.is_refusal(reply) for _, reply in draws])
     assert abs(share - refusals.BENIGN_SHARE) < 0.03
-    for prompt, reply in draws:
-        if not refusals.is_refusal(reply):
-            assert any(b in prompt for b in benign)
+    benign = [prompt for prompt, reply in draws if not refusals.is_refusal(reply)]
+    from_howto = [any(h in prompt for h in howto) for prompt in benign]
+    assert abs(np.mean(from_howto) - refusals.HOWTO_SHARE) < 0.04
+    for prompt, is_howto in zip(benign, from_howto, strict=True):
+        assert is_howto or any(b in prompt for b in look_alikes)
 
 
 def test_test_sets_are_distinct_deterministic_and_sized():

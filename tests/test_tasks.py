@@ -108,6 +108,7 @@ def test_without_wordnet_the_chat_mixture_goes_on_without_word_meanings(tmp_path
 
 def test_data_list_states_each_conversational_source_with_its_license_and_true_size():
     from lmlab.data import refusals
+    from lmlab.data.howto import HOWTO
     from lmlab.data.smalltalk import IDENTITY, chitchat_pairs
     from lmlab.data.wordnet import N_HELD_OUT, WORD_POOL
 
@@ -117,7 +118,7 @@ def test_data_list_states_each_conversational_source_with_its_license_and_true_s
     sizes = {
         "smalltalk": [len(chitchat_pairs()), len(IDENTITY), len(tasks.smalltalk_test(1000))],
         "chatterbot": [len(tasks.chatterbot_pairs())],
-        "refusal": [len(refusals.RISK_AREAS), len(refusals.train_prompts()), len(refusals.harmful_test())],
+        "refusal": [len(refusals.RISK_AREAS), len(HOWTO), len(refusals.train_prompts()), len(refusals.harmful_test())],
         "benign": [len(refusals.BENIGN_TRAIN), len(refusals.BENIGN_TEST)],
         "word_meaning": [WORD_POOL, N_HELD_OUT],
     }
