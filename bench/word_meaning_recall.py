@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     print_environment(info)
     model, tokenizer, _ = load_run(args.run, "cpu")
     held_out = wordnet.held_out_words()[: args.n]
-    trained = [w for w in wordnet.common_words(wordnet.WORD_POOL) if w not in set(held_out)][: args.n]
+    skip = set(held_out)
+    trained = [w for w in wordnet.common_words(wordnet.WORD_POOL) if w not in skip][: args.n]
     result = {**info, "run": args.run}
     for name, words in (("held_out", held_out), ("trained", trained)):
         share, shown = recall(model, tokenizer, words)
