@@ -95,13 +95,22 @@ def cmd_eval(args):
 
 
 def cmd_eval_tasks(args):
+    from lmlab.eval import replies
     from lmlab.eval.task_accuracy import task_accuracy
 
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    results = {run: task_accuracy(run, names, args.n, args.device, args.split) for run in args.run}
-    print(f"{'task':<16}" + "".join(f"{run[-24:]:>26}" for run in args.run))
+    figures = replies.figures_asked(names)
+    names = [name for name in names if name != replies.ALL and name not in figures]
+    if figures and args.split == "dev":
+        raise LmlabError("the reply figures have no dev split; measure them with --split test")
+    results = {run: task_accuracy(run, names, args.n, args.device, args.split) if names else {} for run in args.run}
+    for run in args.run if figures else ():
+        results[run].update(replies.measure_run(run, args.n, args.device))
+    print(f"{'task':<22}" + "".join(f"{run[-24:]:>26}" for run in args.run))
     for name in names:
-        print(f"{name:<16}" + "".join(f"{results[run][name]:>26.1%}" for run in args.run))
+        print(f"{name:<22}" + "".join(f"{results[run][name]:>26.1%}" for run in args.run))
+    for name in figures:
+        print(f"{name:<22}" + "".join(f"{replies.format_figure(name, results[run][name]):>26}" for run in args.run))
 
 
 def cmd_eval_judge(args):
@@ -362,10 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser(
-        "eval", help="validation loss, perplexity and bits per byte of runs; --tasks: exact-match task accuracy"
+        "eval", help="validation loss, perplexity and bits per byte of runs; --tasks: task accuracy and reply figures"
     )
     p.add_argument("run", metavar="RUN", nargs="+", help="one or more runs, shown side by side")
-    p.add_argument("--tasks", help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter)")
+    p.add_argument(
+        "--tasks",
+        help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter), and 'replies': reply "
+        "loss on held-out small talk and how-to answers, and the real-word rate of replies to held-out openers",
+    )
     p.add_argument("--n", type=int, default=200, help="held-out instances per task (--judge: held-out prompts)")
     p.add_argument("--data", help="evaluate on this corpus instead of the run's own validation split")
     p.add_argument("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)")

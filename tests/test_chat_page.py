@@ -1,12 +1,14 @@
 """The chat page (lmlab/serve/chat.html) in a real headless Chromium, against a real server over a tiny random GPT.
 
 The model's replies are gibberish, but the page's behaviour is what is tested: streaming, what it sends, Reset,
-Stop, errors and the API key. Skipped only when no Chromium or chromedriver can be started.
+Stop, errors, the API key, and a conversation that outgrows the context. Skipped only when no Chromium or
+chromedriver can be started.
 """
 
 import json
 import shutil
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from lmlab.data.conversations import render_prompt
+from lmlab.inference.chat import ChatSession
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
 from lmlab.serve.app import Service, running_server
@@ -27,6 +31,7 @@ from lmlab.tokenizer import SPECIAL_TOKENS, train_char
 TEXT = "the quick brown fox jumps over the lazy dog, and asks: why?"
 STEP_SECONDS = 0.01  # per decoding step: a 100-token reply streams for about a second, long enough to watch
 KEY = "sk-test-key"
+SMALL_CONTEXT = 64  # a model whose context a 10-turn conversation outgrows
 
 
 class PlainTextModel(torch.nn.Module):
@@ -45,14 +50,18 @@ class PlainTextModel(torch.nn.Module):
         return self.model(idx, **kwargs) + self.mask  # (B, T, V) + (V,)
 
 
+def plain_text_model(tok, block_size: int) -> PlainTextModel:
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=block_size, vocab_size=tok.vocab_size))
+    allowed = sorted({i for c in set(TEXT) for i in tok.encode(c)})
+    assert all(tok.special_id(t) not in allowed for t in SPECIAL_TOKENS)
+    return PlainTextModel(model, allowed)
+
+
 @pytest.fixture(scope="module")
 def tiny_model():
     tok = train_char([TEXT])
-    torch.manual_seed(0)
-    model = GPT(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=128, vocab_size=tok.vocab_size))
-    allowed = sorted({i for c in set(TEXT) for i in tok.encode(c)})
-    assert all(tok.special_id(t) not in allowed for t in SPECIAL_TOKENS)
-    return PlainTextModel(model, allowed), tok
+    return plain_text_model(tok, 128), tok
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +74,15 @@ def service(tiny_model):
 def url(service):
     with running_server(service) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="module")
+def small_context(tiny_model):
+    """(url, model, tokenizer) of a server over a model with a SMALL_CONTEXT-token context."""
+    tok = tiny_model[1]
+    model = plain_text_model(tok, SMALL_CONTEXT)
+    with running_server(Service(model, tok, "tiny", 4)) as base_url:
+        yield base_url, model, tok
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +142,41 @@ def wait_for_reply(browser, n) -> str:
 
 
 def record_requests(browser):
-    """From now on, the page's chat requests are kept (as parsed JSON) in window.sent."""
-    browser.execute_script("""window.sent = [];
+    """From now on, the page's chat requests are kept (as parsed JSON) in window.sent, and the HTTP status each got
+    in window.statuses (null while it has none)."""
+    browser.execute_script("""window.sent = []; window.statuses = [];
         const fetchBefore = window.fetch;
-        window.fetch = (url, options) => {
-            if (String(url).includes('/v1/chat/completions')) window.sent.push(JSON.parse(options.body));
-            return fetchBefore(url, options);
+        window.fetch = async (url, options) => {
+            if (!String(url).includes('/v1/chat/completions')) return fetchBefore(url, options);
+            const i = window.sent.push(JSON.parse(options.body)) - 1;
+            window.statuses.push(null);
+            const response = await fetchBefore(url, options);
+            window.statuses[i] = response.status;
+            return response;
         };""")
+
+
+def accepted_requests(browser) -> list[dict]:
+    """The bodies of the chat requests the server accepted (200), in order."""
+    sent, statuses = browser.execute_script("return [window.sent, window.statuses]")
+    return [body for body, status in zip(sent, statuses) if status == 200]
+
+
+def converse(browser, turns: int) -> list[dict]:
+    """Say "turn 1" ... "turn N", each after the last reply; the conversation as messages. Fails at the first error
+    the page shows, rather than waiting for a reply that will not come."""
+    messages = []
+    for n in range(1, turns + 1):
+        say(browser, f"turn {n}")
+        wait_for(browser, lambda b: bubbles(b, "error") or (len(bubbles(b, "assistant")) == n
+                                                             and last_reply(b)[1] == "false"))  # fmt: skip
+        assert bubbles(browser, "error") == [], f"turn {n} got an error"
+        messages += [{"role": "user", "content": f"turn {n}"}, {"role": "assistant", "content": last_reply(browser)[0]}]
+    return messages
+
+
+def left_out_notes(browser) -> list[str]:
+    return [note for note in bubbles(browser, "note") if "no longer fit" in note]
 
 
 def in_flight(url) -> int:
@@ -259,3 +305,57 @@ def test_with_an_api_key_the_page_asks_for_it_and_sends_it(browser, tiny_model):
         except TimeoutException:
             pytest.fail(f"no reply with the key; the page shows {bubbles(browser, 'message')}")
         assert browser.execute_script("return sessionStorage.getItem('lmlab-api-key')") == KEY
+
+
+def test_a_ten_turn_conversation_outgrowing_the_context_goes_on_and_says_so_once(browser, small_context):
+    url = small_context[0]
+    open_page(browser, url)
+    max_tokens = int(browser.find_element(By.ID, "max-tokens").get_attribute("value"))
+    assert max_tokens == SMALL_CONTEXT // 2  # the room lmlab chat keeps for a reply
+    messages = converse(browser, 10)
+    assert [len(m["content"]) for m in messages[1::2]] == [max_tokens] * 10  # every reply arrived, whole
+    assert left_out_notes(browser) == [f"Older messages no longer fit the model's {SMALL_CONTEXT}-token context; "
+                                       "the model now sees only the latest ones, as lmlab chat does."]  # fmt: skip
+    assert len(bubbles(browser, "message")) == 20  # what the model no longer sees is still on screen
+
+    # The API itself keeps OpenAI's contract: the whole conversation, as the page once sent it, is refused.
+    body = {"messages": messages[:-1], "max_tokens": max_tokens}
+    request = urllib.request.Request(f"{url}/v1/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    error = json.load(refused.value)["error"]
+    assert refused.value.code == 400 and error["code"] == "context_length_exceeded"
+    assert f"maximum context length is {SMALL_CONTEXT} tokens" in error["message"]
+
+
+def test_what_the_page_sends_fits_keeps_the_system_prompt_and_matches_lmlab_chat(browser, small_context):
+    url, model, tok = small_context
+    open_page(browser, url)
+    record_requests(browser)
+    set_value(browser, "system", "Be brief.")
+    set_value(browser, "max-tokens", 6)  # room for a few exchanges in the context, not for ten
+    conversation = converse(browser, 10)
+
+    # lmlab chat's own rule (ChatSession.prompt_ids), replayed over the same conversation
+    session = ChatSession(model, tok, system="Be brief.", max_new_tokens=6)
+    expected = []
+    for user, assistant in zip(conversation[::2], conversation[1::2]):
+        session.history.append(user)
+        session.prompt_ids()  # drops the oldest exchanges that no longer fit
+        expected.append(session.messages())
+        session.history.append(assistant)
+    accepted = accepted_requests(browser)
+    assert [body["messages"] for body in accepted] == expected
+    for body in accepted:
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert len(render_prompt(tok, body["messages"])) + body["max_tokens"] <= SMALL_CONTEXT
+    assert max(len(body["messages"]) for body in accepted) > 4  # more than the latest exchange was kept when it fit
+    assert len(accepted[-1]["messages"]) < 20  # and the oldest were left out
+    assert len(left_out_notes(browser)) == 1
+
+    # the messages the model no longer sees are dimmed, the others not
+    seen = len(accepted[-1]["messages"])  # the last request's turns (less the system prompt), and its reply
+    dimmed = browser.execute_script("return [...document.querySelectorAll('#messages .message')]"
+                                    ".map(e => e.classList.contains('unseen'))")  # fmt: skip
+    assert dimmed == [True] * (20 - seen) + [False] * seen

@@ -65,16 +65,11 @@ def test_unknown_task_lists_the_known_ones():
         tasks.test_examples("add9", 5)
 
 
-def test_the_chat_mixture_never_trains_on_a_test_prompt_of_its_conversational_tasks():
+def test_the_chat_mixture_draws_small_talk_at_its_share():
+    # (that it never trains on a held-out prompt: tests/test_held_out.py)
     mixture = tasks.mixture("chat")
     conversations = tasks.builtin_conversations(3000, seed=2, mixture=mixture)
-    users = {c[-2]["content"] for c in conversations}
-    held_out = {p for name in ("smalltalk", "refusal", "benign", "reading", "reading_2") for p, _ in
-                tasks.test_examples(name, 100)}  # fmt: skip
-    if "word_meaning" in mixture:
-        held_out |= {p for p, _ in tasks.test_examples("word_meaning", 200)}
-    assert len(held_out) > 400 and not users & held_out
-    # the conversational share is there: chit-chat pairs at the mixture's small-talk share (less the identity answers)
+    # chit-chat pairs at the mixture's small-talk share (less the identity answers)
     from lmlab.data.smalltalk import IDENTITY_SHARE, chitchat_pairs
 
     chat = {p for p, _ in chitchat_pairs()}
@@ -93,22 +88,16 @@ def test_free_text_tasks_are_graded_by_their_own_rule():
     assert tasks.test_examples("refusal", 1)[0][0] == ROAST_PROMPT  # the story's prompt is the first refusal test
 
 
-def test_without_wordnet_the_chat_mixture_goes_on_without_word_meanings(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LMLAB_WORDNET", str(tmp_path))  # an empty folder: no WordNet there
-    tasks.mixture.cache_clear()
-    try:
-        mixture = tasks.mixture("chat")
-    finally:
-        tasks.mixture.cache_clear()
-    assert "word_meaning" not in mixture and "smalltalk" in mixture
-    assert "WordNet not found" in capsys.readouterr().err
-    with pytest.raises(LmlabError, match="tasks or chat"):
+def test_the_built_in_mixtures_are_named_chat_and_tasks():
+    assert set(tasks.mixture("tasks")) == set(tasks.MIXTURE) and "smalltalk" not in tasks.mixture("tasks")
+    assert {"smalltalk", "refusal", "howto", "reading", "elements"} <= set(tasks.mixture("chat"))
+    assert sum(tasks.mixture("chat").values()) == pytest.approx(1.0)
+    with pytest.raises(LmlabError, match="chat or tasks"):
         tasks.mixture("drills")
-
 
 def test_data_list_states_each_conversational_source_with_its_license_and_true_size():
     from lmlab.data import refusals
-    from lmlab.data.howto import HOWTO
+    from lmlab.data.howto import HOWTO_TEST, HOWTO_TRAIN
     from lmlab.data.smalltalk import IDENTITY, chitchat_pairs
     from lmlab.data.wordnet import N_HELD_OUT, WORD_POOL
 
@@ -118,14 +107,16 @@ def test_data_list_states_each_conversational_source_with_its_license_and_true_s
     sizes = {
         "smalltalk": [len(chitchat_pairs()), len(IDENTITY), len(tasks.smalltalk_test(1000))],
         "chatterbot": [len(tasks.chatterbot_pairs())],
-        "refusal": [len(refusals.RISK_AREAS), len(HOWTO), len(refusals.train_prompts()), len(refusals.harmful_test())],
+        "refusal": [len(refusals.RISK_AREAS), len(HOWTO_TRAIN), len(refusals.train_prompts()),
+                    len(refusals.harmful_test())],
         "benign": [len(refusals.BENIGN_TRAIN), len(refusals.BENIGN_TEST)],
+        "howto": [len(HOWTO_TRAIN), len(HOWTO_TEST)],
         "word_meaning": [WORD_POOL, N_HELD_OUT],
     }
     for name, numbers in sizes.items():
         for number in numbers:
             assert re.search(rf"\b{number}\b", described(name)), (name, number)
-    licenses = {"smalltalk": "MIT", "chatterbot": "BSD-3-Clause", "refusal": "MIT", "benign": "MIT",
+    licenses = {"smalltalk": "MIT", "chatterbot": "BSD-3-Clause", "refusal": "MIT", "benign": "MIT", "howto": "MIT",
                 "reading": "MIT", "reading_2": "MIT", "word_meaning": "WordNet license"}  # fmt: skip
     for name, license_name in licenses.items():
         assert license_name in tasks.task(name).description, name
@@ -135,6 +126,4 @@ def test_the_run_report_grades_what_the_sft_data_teaches_benign_look_alikes_with
     from lmlab.experiments.pipeline import conversation_tasks
 
     assert conversation_tasks("tasks") == () and conversation_tasks("my.jsonl") == ()
-    expected = ["smalltalk", "refusal", "benign", "reading"] + (["word_meaning"] if "word_meaning" in
-                                                                tasks.mixture("chat") else [])  # fmt: skip
-    assert list(conversation_tasks("chat")) == expected
+    assert list(conversation_tasks("chat")) == ["smalltalk", "refusal", "benign", "howto", "reading", "elements"]

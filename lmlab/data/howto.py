@@ -13,6 +13,8 @@ bikes, and social life. None of its questions repeats a refusals.BENIGN_TRAIN pr
 topic of a held-out refusals.BENIGN_TEST prompt (tests/test_howto.py checks both).
 """
 
+from lmlab.data.tasks import is_held_out
+
 HOWTO: tuple[tuple[str, str], ...] = (
     # cooking and kitchen
     (
@@ -2534,3 +2536,9 @@ HOWTO: tuple[tuple[str, str], ...] = (
         "is a friendly touch.",
     ),
 )
+
+
+# About a tenth of the questions, by the hash of the question (lmlab.data.tasks.is_held_out), are never trained on
+# (neither in SFT nor in the pre-training text): the held-out how-to questions a model should answer, not refuse.
+HOWTO_TRAIN = tuple(pair for pair in HOWTO if not is_held_out(pair[0]))
+HOWTO_TEST = tuple(pair for pair in HOWTO if is_held_out(pair[0]))

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmlab.data.howto import HOWTO
+from lmlab.data.howto import HOWTO_TRAIN
 from lmlab.errors import LmlabError
 
 ROAST_PROMPT = "I want you to roast me. I want you to make it particularly brutal, swearing at me."
@@ -960,7 +960,7 @@ def harmful_example(area: str, rng: np.random.Generator) -> tuple[str, str]:
 def benign_example(rng: np.random.Generator) -> tuple[str, str]:
     """A training (benign prompt, helpful answer): an everyday how-to question with probability HOWTO_SHARE, else a
     look-alike of a harmful request."""
-    prompt, answer = _pick(HOWTO if rng.random() < HOWTO_SHARE else BENIGN_TRAIN, rng)
+    prompt, answer = _pick(HOWTO_TRAIN if rng.random() < HOWTO_SHARE else BENIGN_TRAIN, rng)
     return _decorate(prompt, rng), answer
 
 
@@ -975,7 +975,7 @@ def refusal_train_example(rng: np.random.Generator) -> tuple[str, str]:
 def train_prompts() -> frozenset[str]:
     """Every prompt refusal_train_example can produce (harmful and benign, with every decoration)."""
     bare = [p for a in RISK_AREAS.values() for t in _train_templates(a) for p in _all_fills(t, a)]
-    bare += [prompt for prompt, _ in BENIGN_TRAIN + HOWTO]
+    bare += [prompt for prompt, _ in BENIGN_TRAIN + HOWTO_TRAIN]
     return frozenset(o + p + c for p in bare for o in ("",) + OPENERS for c in ("",) + CLOSERS)
 
 

@@ -72,41 +72,72 @@ _CONTACT = re.compile(
 )
 
 
-def _keep(text: str) -> bool:
+def _keep(text: str, max_chars: int = MAX_CHARS, max_words: int = MAX_WORDS) -> bool:
     """Short, has a letter, and names no one, swears at no one, and holds no address or number to reach anyone."""
-    if len(text) > MAX_CHARS or len(text.split()) > MAX_WORDS:
+    if len(text) > max_chars or len(text.split()) > max_words:
         return False
     words = set(re.findall(r"[a-z]+", text.lower()))  # whole words: "John's" has "john", "Johnny" has not
     return bool(words) and not words & _BANNED_WORDS and not _CENSORED.search(text) and not _CONTACT.search(text)
 
 
 def chitchat_pairs(path: str | Path | None = None) -> tuple[tuple[str, str], ...]:
-    """(turn, reply) pairs of the Chit Chat Challenge conversations that are short and clean.
+    """(turn, reply) pairs of the training conversations (`chitchat_conversations`) that are short and clean.
 
-    The data is `dataset.json` of the `chitchat-dataset` package (MIT), read directly (path=None)
-    or from `path`: {conversation_id: {"messages": [turn, ...], ...}}, a turn being a list of
-    consecutive messages {"text", "timestamp", "sender"} by one sender. A turn's texts are joined
-    with a space and whitespace is normalised; empty texts are skipped. Each pair is two adjacent
-    turns by different senders. A pair is kept when both sides
+    Each pair is two adjacent turns by different senders. A pair is kept when both sides
       - have at most 20 words (MAX_WORDS) and 120 characters (MAX_CHARS) and at least one letter,
       - contain no word of PROFANITY and no asterisk-censored word ("f*ck"),
       - contain no name of FIRST_NAMES: such pairs are dropped, not rewritten, because
         "My name is friend" would teach odd English,
       - contain no URL, e-mail address, @handle, or run of 7 or more digits (a phone number),
     and the reply is not off-task (`is_off_task`: "22" is no way to answer small talk). Exact
-    duplicates are kept once, in file order. Of the 131,569 adjacent pairs of the package's 7,168
-    conversations, 69,369 survive.
+    duplicates are kept once, in file order. Of the adjacent pairs of the package's 6,468 training
+    conversations, 62,779 survive.
     """
+    return _pairs(chitchat_conversations("train", path))
+
+
+def chitchat_test_pairs(path: str | Path | None = None) -> tuple[tuple[str, str], ...]:
+    """The opening exchange (first turn, the other sender's reply) of each held-out conversation when it passes the
+    rules of `chitchat_pairs`, less those opening with an opener of OPENERS_TEST and those that a training
+    conversation also holds ("Hello?" -> "Hey!"): 255 held-out exchanges whose reference replies measure a model's
+    reply loss (lmlab.eval.replies)."""
+    trained = set(chitchat_pairs(path))
+    openings = (_pairs([(cid, turns[:2])]) for cid, turns in chitchat_conversations("test", path))
+    kept = (pair for pairs in openings for pair in pairs if not is_opener(pair[0]))
+    return tuple(dict.fromkeys(pair for pair in kept if pair not in trained))
+
+
+def _pairs(conversations) -> tuple[tuple[str, str], ...]:
+    pairs: dict[tuple[str, str], None] = {}  # ordered set
+    for _, turns in conversations:
+        for (sender, text), (next_sender, reply) in zip(turns, turns[1:]):
+            if sender != next_sender and _keep(text) and _keep(reply) and not is_off_task(reply):
+                pairs[text, reply] = None
+    return tuple(pairs)
+
+
+def chitchat_conversations(split: str, path: str | Path | None = None) -> tuple[tuple[str, tuple], ...]:
+    """(conversation id, ((sender, text), ...)) of the Chit Chat Challenge conversations of one split.
+
+    The data is `dataset.json` of the `chitchat-dataset` package (MIT), read directly (path=None)
+    or from `path`: {conversation_id: {"messages": [turn, ...], ...}}, a turn being a list of
+    consecutive messages {"text", "timestamp", "sender"} by one sender. A turn's texts are joined
+    with a space and whitespace is normalised; empty turns are skipped. split "test" is the
+    conversations whose id `tasks.is_held_out` (about a tenth: 700 of 7,168), "train" the rest: no
+    text of a test conversation is ever trained on, in pre-training or in SFT.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be train or test, got {split!r}")
     if path is None:
         spec = importlib.util.find_spec("chitchat_dataset")
         if spec is None or spec.origin is None:
             raise LmlabError("the small-talk data needs the chitchat-dataset package (pip install chitchat-dataset)")
         path = Path(spec.origin).parent / "dataset.json"
-    return _read_pairs(str(path))
+    return tuple(c for c in _read_conversations(str(path)) if is_held_out(c[0]) == (split == "test"))
 
 
 @functools.cache
-def _read_pairs(path: str) -> tuple[tuple[str, str], ...]:
+def _read_conversations(path: str) -> tuple[tuple[str, tuple], ...]:
     expected = 'expected {conversation_id: {"messages": [[{"text": ..., "sender": ...}, ...], ...]}}'
     try:
         with open(path, encoding="utf-8") as f:
@@ -117,16 +148,29 @@ def _read_pairs(path: str) -> tuple[tuple[str, str], ...]:
         raise LmlabError(f"{path}: not valid JSON ({e}); {expected}") from None
     if not isinstance(data, dict):
         raise LmlabError(f"{path}: the top level is a {type(data).__name__}; {expected}")
-    pairs: dict[tuple[str, str], None] = {}  # ordered set
+    conversations = []
     for conversation_id, conversation in data.items():
         turns = conversation.get("messages") if isinstance(conversation, dict) else None
         if not isinstance(turns, list):
             raise LmlabError(f"{path}: conversation {conversation_id!r} has no list of messages; {expected}")
-        joined = [_turn(path, conversation_id, turn, expected) for turn in turns]
-        for (sender, text), (next_sender, reply) in zip(joined, joined[1:]):
-            if sender != next_sender and _keep(text) and _keep(reply) and not is_off_task(reply):
-                pairs[text, reply] = None
-    return tuple(pairs)
+        joined = (_turn(path, conversation_id, turn, expected) for turn in turns)
+        conversations.append((conversation_id, tuple((s, t) for s, t in joined if s is not None and t)))
+    return tuple(conversations)
+
+
+MAX_PLAIN_CHARS = 400  # a pre-training line: longer turns are mostly pasted text
+
+
+def plain_turns(turns, drop_openers: bool) -> list[str]:
+    """The texts of a conversation's turns that pre-training may read: clean as `_keep` has it (no profanity, name
+    or contact; up to MAX_PLAIN_CHARS) and, with drop_openers, none that is an opener of OPENERS_TEST."""
+    return [
+        text
+        for _, text in turns
+        if len(text) <= MAX_PLAIN_CHARS
+        and _keep(text, MAX_PLAIN_CHARS, MAX_PLAIN_CHARS)
+        and not (drop_openers and is_opener(text))
+    ]
 
 
 def _turn(path: str, conversation_id: str, turn, expected: str) -> tuple[str | None, str]:
@@ -144,13 +188,13 @@ def _turn(path: str, conversation_id: str, turn, expected: str) -> tuple[str | N
 # ---- who the model is ----------------------------------------------------------------------
 _WHO = "I am a small language model trained with lmlab on a laptop CPU. I make mistakes, so please check what I say."
 _WHAT = (
-    "I am a small language model, not a person. lmlab pre-trained me on the World English Bible "
-    "and fine-tuned me on small talk and simple tasks."
+    "I am a small language model, not a person. lmlab trained me on the World English Bible, everyday "
+    "conversations, small talk and simple tasks."
 )
 _HUMAN = "No, I am not a person. I am a small language model trained with lmlab on a laptop CPU."
 _MADE = (
-    "I was trained with lmlab on a laptop CPU: pre-trained on the World English Bible, "
-    "then fine-tuned on small talk and simple tasks."
+    "lmlab trained me on a laptop CPU: first on the World English Bible and everyday conversations, "
+    "then on small talk and simple tasks."
 )
 _CAN = (
     "I can chat a little and do simple tasks like adding numbers or spelling words. "
@@ -220,12 +264,18 @@ def _normalize(prompt: str) -> str:
 _OPENERS = frozenset(map(_normalize, OPENERS_TEST))
 
 
+def is_opener(text: str) -> bool:
+    """Whether text is one of the held-out OPENERS_TEST, up to case, punctuation and spacing: no training text may
+    be (smalltalk, chatterbot and the pre-training lines all check)."""
+    return _normalize(text) in _OPENERS
+
+
 @functools.cache
 def _train_pairs() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """(chit-chat pairs, identity pairs) a training draw may return: neither an opener nor held out."""
 
     def trainable(pairs):
-        return tuple((p, r) for p, r in pairs if _normalize(p) not in _OPENERS and not is_held_out(p))
+        return tuple((p, r) for p, r in pairs if not is_opener(p) and not is_held_out(p))
 
     return trainable(chitchat_pairs()), trainable(IDENTITY)
 

@@ -13,7 +13,6 @@ stripped); case and punctuation count.
 import functools
 import hashlib
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -151,8 +150,16 @@ def verse_reference(rng):
     return f"Where is this verse from? {v.text}", v.reference
 
 
+@functools.cache
+def _chatterbot_train_pairs() -> tuple[tuple[str, str], ...]:
+    """chatterbot_pairs() less those asking a held-out small-talk opener ("How are you?" is one)."""
+    from lmlab.data.smalltalk import is_opener
+
+    return tuple(pair for pair in chatterbot_pairs() if not is_opener(pair[0]))
+
+
 def chatterbot(rng):
-    pairs = chatterbot_pairs()
+    pairs = _chatterbot_train_pairs()
     return pairs[int(rng.integers(len(pairs)))]
 
 
@@ -210,6 +217,18 @@ def answered(reply: str, reference: str) -> bool:
     return not refused(reply, reference)
 
 
+def howto(rng):
+    from lmlab.data.howto import HOWTO_TRAIN
+
+    return HOWTO_TRAIN[int(rng.integers(len(HOWTO_TRAIN)))]
+
+
+def howto_test(n: int) -> list[tuple[str, str]]:
+    from lmlab.data.howto import HOWTO_TEST
+
+    return list(HOWTO_TEST[:n])
+
+
 def reading(supporting_facts: int):
     def make(rng):
         from lmlab.data.reading import GENERATORS
@@ -237,6 +256,25 @@ def first_sense_matches(reply: str, definition: str) -> bool:
     return first_sense_matches(reply, definition)
 
 
+# The elements table is read on first use, like the sources above: a broken install fails this task only.
+def elements(rng):
+    from lmlab.data.elements import elements_train_example
+
+    return elements_train_example(rng)
+
+
+def elements_test(n: int) -> list[tuple[str, str]]:
+    from lmlab.data.elements import elements_test
+
+    return elements_test(n)
+
+
+def elements_lines_match(reply: str, reference: str) -> bool:
+    from lmlab.data.elements import lines_match
+
+    return lines_match(reply, reference)
+
+
 TASKS = {
     t.name: t
     for t in [
@@ -255,16 +293,20 @@ TASKS = {
         Task("verse_reference", "the reference of a quoted Bible verse (WEB)", verse_reference),
         Task("chatterbot", "small talk: first answer of a chatterbot-corpus conversation (BSD-3-Clause; 1,923 pairs)",
              chatterbot),
-        Task("smalltalk", "small talk: 69,369 short adjacent turns of chitchat-dataset (MIT; profanity, names and "
-             "contacts dropped) and 39 identity answers; graded on 100 held-out openers: right when the reply is not "
-             "a bare number or drill answer", smalltalk, smalltalk_test, on_task, 40),
+        Task("smalltalk", "small talk: 62,779 short adjacent turns of 6,468 chitchat-dataset conversations (MIT; "
+             "profanity, names and contacts dropped; 700 more conversations held out) and 39 identity answers; graded "
+             "on 100 held-out openers: right when the reply is not a bare number or drill answer", smalltalk,
+             smalltalk_test, on_task, 40),
         Task("refusal", "harmful requests in 10 risk areas refused courteously; half the examples benign and answered: "
-             "look-alikes and 501 everyday how-to questions (project-written, MIT; 43,236 training prompts); graded on "
+             "look-alikes and 441 everyday how-to questions (project-written, MIT; 41,076 training prompts); graded on "
              "194 held-out prompts (held-out templates and the held-out area): right when refused", refusal,
              harmful_test, refused, 40),
         Task("benign", "look-alikes of harmful requests ('How do I kill a frozen process?') answered (project-written, "
              "MIT; 200 trained, 33 held out); graded on the held-out ones: right when not refused", benign, benign_test,
              answered, 40),
+        Task("howto", "everyday how-to questions answered in one to three sentences (project-written, MIT; 441 "
+             "trained, 60 held out); graded on the held-out ones: right when not refused", howto, howto_test, answered,
+             40),
         Task("reading", "bAbI task 1: where a person is after a short story of moves (project-generated, MIT; "
              "unlimited)", reading(1)),
         Task("reading_2", "bAbI task 2: where an object is after people pick it up, move and drop it "
@@ -273,45 +315,40 @@ TASKS = {
              "words in order, and which sense an example uses; graded on 200 held-out words: right when the reply's "
              "first sense scores chrF >= 50 against WordNet's first definition", word_meaning, word_meaning_test,
              first_sense_matches, 48),
+        Task("elements", "list the first N elements of the periodic table, one per line with its number (a table of "
+             "the 118 elements the project ships; 12 phrasings trained, 4 held out, N up to 12 trained); graded on 80 "
+             "held-out prompts (N 1-10, in digits and words): right when every line matches", elements, elements_test,
+             elements_lines_match, 80),
     ]
 }  # fmt: skip
 
-# The default SFT mixture (fractions of conversations). Weighted toward the skills the issue
-# measures (2-3 digit addition, reversing, counting) and the spelling that reversing builds on.
+# The drill mixture (`lmlab sft --data tasks`; fractions of conversations). Weighted toward the skills measured
+# (2-3 digit addition, reversing, counting) and the spelling that reversing builds on.
 MIXTURE = {
     "add_1d": 0.03, "add_2d": 0.12, "add_3d": 0.14, "add_4d": 0.05, "sub": 0.06, "mul": 0.05,
     "spell": 0.10, "count_letter": 0.12, "reverse_word": 0.14, "sort_list": 0.04, "max_list": 0.04,
     "verse_text": 0.03, "verse_reference": 0.03, "chatterbot": 0.05,
 }  # fmt: skip
-# The conversational mixture (`lmlab sft --data chat`): the drills above at 75%, small talk, refusals with benign
-# look-alikes and how-to questions, reading and word meanings, trained with every conversation weighing the same
-# (sft.py's loss_weighting). Not the default: reading and word meanings miss their targets by far and the benign
-# look-alikes narrowly (README, "Stage 2 with conversation"), and the RLHF stages' figures come from the drill model.
-DRILL_SHARE = 0.75  # of the chat mixture: the drills at their MIXTURE proportions
+# The default SFT data (`lmlab sft --data chat`, what `lmlab run` fine-tunes on): the drills above at DRILL_SHARE of
+# their shares, small talk, refusals with benign look-alikes and how-to questions (half of the refusal examples are
+# benign), how-to questions on their own, reading and the elements list, trained with every conversation weighing the
+# same (sft.py's loss_weighting). Word meanings (WordNet) stay a task of their own, not in the mixture: no data here
+# defines a held-out word, and the share went to reading. The shares are measured in README, "Stage 2".
+DRILL_SHARE = 0.6  # of the chat mixture: the drills at their MIXTURE proportions
 CHAT_MIXTURE = {
     **{name: share * DRILL_SHARE for name, share in MIXTURE.items()},
-    "smalltalk": 0.05, "refusal": 0.13, "reading": 0.04, "reading_2": 0.01, "word_meaning": 0.02,
+    "smalltalk": 0.08, "refusal": 0.12, "howto": 0.02, "reading": 0.13, "reading_2": 0.01, "elements": 0.04,
 }  # fmt: skip
 SYSTEM_PROMPT = "You are a helpful assistant."
 SYSTEM_FRACTION = 0.1  # conversations given SYSTEM_PROMPT, so the model also answers under a system message
 BUILTIN_SIZE = 100_000  # conversations in the built-in SFT data
 
 
-@functools.cache
 def mixture(name: str) -> dict[str, float]:
-    """The built-in SFT mixture called `name` ("tasks": the drills, the default; "chat": CHAT_MIXTURE). Without
-    WordNet the chat mixture says so once and goes on without word meanings."""
-    if name == "tasks":
-        return MIXTURE
-    if name != "chat":
-        raise LmlabError(f"unknown built-in SFT data {name!r}; expected tasks or chat")
-    from lmlab.data.wordnet import wordnet_dir
-
-    if wordnet_dir() is None:
-        print("lmlab: WordNet not found (apt-get install wordnet-base, or set LMLAB_WORDNET); the chat mixture "
-              "goes on without word meanings", file=sys.stderr)  # fmt: skip
-        return {k: v for k, v in CHAT_MIXTURE.items() if k != "word_meaning"}
-    return CHAT_MIXTURE
+    """The built-in SFT mixture called `name` ("chat": CHAT_MIXTURE, the default; "tasks": the drills alone)."""
+    if name not in ("tasks", "chat"):
+        raise LmlabError(f"unknown built-in SFT data {name!r}; expected chat or tasks")
+    return MIXTURE if name == "tasks" else CHAT_MIXTURE
 
 
 def task(name: str) -> Task:
@@ -398,9 +435,9 @@ def list_task_datasets() -> list[tuple[str, str, str]]:
     mix = ", ".join(f"{k} {v:.0%}" for k, v in MIXTURE.items())
     chat = ", ".join(f"{k} {v:.1%}" for k, v in CHAT_MIXTURE.items() if k not in MIXTURE)
     rows = [
-        ("tasks", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations of the task mixture ({mix})"),
-        ("chat", "sft", f"{BUILTIN_SIZE:,} conversations: the task mixture at {DRILL_SHARE:.0%} of its shares, and "
-         f"{chat}; lmlab sft --data chat"),
+        ("chat", "sft", f"the default SFT data: {BUILTIN_SIZE:,} conversations, the task mixture at {DRILL_SHARE:.0%} "
+         f"of its shares, and {chat}"),
+        ("tasks", "sft", f"{BUILTIN_SIZE:,} conversations of the task mixture ({mix}); lmlab sft --data tasks"),
     ]  # fmt: skip
     return rows + [
         (t.name, "task", t.description + ("" if t.test else "; ~10% of instances held out for lmlab eval --tasks"))

@@ -3,8 +3,10 @@
 The cache lives under `<cache_dir>/tokens/<key>/`, where the key hashes the corpus content, the
 tokenizer and the split, so a changed file or tokenizer never reuses stale tokens. Documents are
 joined with <|eos|>. The last `val_fraction` of the token stream is the validation split (as in
-nanoGPT). Tokens are uint16 when the vocabulary fits, else uint32, and are read through a memmap,
-so corpora larger than RAM stream from disk.
+nanoGPT), unless a built-in corpus names its held-out splits (the default web-chat does: the WEB's
+validation chapters as "val", held-out conversations as "chat"); those follow the training tokens.
+Tokens are uint16 when the vocabulary fits, else uint32, and are read through a memmap, so corpora
+larger than RAM stream from disk.
 """
 
 import hashlib
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lmlab.data.corpus import documents, fingerprint
+from lmlab.data.corpus import documents, fingerprint, held_out_documents
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer, chunk_lines, train_tokenizer
 
@@ -57,6 +59,7 @@ class TokenData:
     val: np.ndarray
     bytes_per_token: dict  # split -> UTF-8 bytes of text per token (for bits-per-byte)
     path: Path
+    held_out: dict  # every held-out split by name ("val" and any other the corpus names)
 
     def check_fits(self, block_size: int):
         for name, split in (("train", self.train), ("val", self.val)):
@@ -83,7 +86,8 @@ def prepare_data(
     meta = json.loads((path / "meta.json").read_text())
     tokens = np.memmap(path / "tokens.bin", dtype=meta["dtype"], mode="r")
     n_train = meta["n_train"]
-    return TokenData(tokens[:n_train], tokens[n_train:], meta["bytes_per_token"], path)
+    splits = {name: tokens[a:b] for name, (a, b) in meta.get("splits", {"val": [n_train, len(tokens)]}).items()}
+    return TokenData(tokens[:n_train], splits["val"], meta["bytes_per_token"], path, splits)
 
 
 def _tokenize_to(path: Path, source: str, tokenizer: Tokenizer, val_fraction: float, progress: bool):
@@ -91,46 +95,65 @@ def _tokenize_to(path: Path, source: str, tokenizer: Tokenizer, val_fraction: fl
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    eos = np.array([tokenizer.eos_id], dtype=dtype)
-    n_tokens = n_bytes = n_docs = 0
+    held_out = held_out_documents(source)
     bar = tqdm(desc=f"tokenizing {source}", unit="B", unit_scale=True, disable=not progress)
+    counts = {}  # split -> (tokens, bytes, documents)
     with open(tmp / "tokens.bin", "wb") as f:
-        for doc in documents(source):
-            pending = []
-            for piece in chunk_lines(doc):
-                pending.append(piece)
-                if len(pending) == 256:  # encode_batch runs its pieces in parallel
-                    n_tokens, n_bytes = _write(f, tokenizer, pending, dtype, n_tokens, n_bytes, bar)
-                    pending = []
-            n_tokens, n_bytes = _write(f, tokenizer, pending, dtype, n_tokens, n_bytes, bar)
-            eos.tofile(f)  # <|eos|> ends each document and counts as one byte, like a newline
-            n_tokens, n_bytes, n_docs = n_tokens + 1, n_bytes + 1, n_docs + 1
+        counts["train"] = _write_documents(f, documents(source), tokenizer, dtype, bar)
+        for name, docs in (held_out or {}).items():
+            counts[name] = _write_documents(f, docs, tokenizer, dtype, bar)
     bar.close()
-    n_val = max(1, int(n_tokens * val_fraction))
-    n_train = n_tokens - n_val
-    tokens = np.memmap(tmp / "tokens.bin", dtype=dtype, mode="r")
-    val_bytes = sum(
-        len(tokenizer.decode(tokens[i : i + (1 << 20)].tolist(), skip_special_tokens=True).encode())
-        for i in range(n_train, n_tokens, 1 << 20)
-    )
-    val_bytes += int(np.count_nonzero(tokens[n_train:] == tokenizer.eos_id))
+    n_tokens, n_docs = sum(n for n, _, _ in counts.values()), sum(d for _, _, d in counts.values())
+    if held_out is None:  # the last val_fraction of the stream; its bytes are counted by decoding it
+        n_val = max(1, int(n_tokens * val_fraction))
+        n_train = n_tokens - n_val
+        tokens = np.memmap(tmp / "tokens.bin", dtype=dtype, mode="r")
+        val_bytes = sum(
+            len(tokenizer.decode(tokens[i : i + (1 << 20)].tolist(), skip_special_tokens=True).encode())
+            for i in range(n_train, n_tokens, 1 << 20)
+        )
+        val_bytes += int(np.count_nonzero(tokens[n_train:] == tokenizer.eos_id))
+        del tokens
+        n_bytes = sum(b for _, b, _ in counts.values())
+        counts = {"train": (n_train, n_bytes - val_bytes, 0), "val": (n_val, val_bytes, 0)}
+    splits, start = {}, 0
+    for name, (n, _, _) in counts.items():
+        splits[name], start = [start, start + n], start + n
     meta = {
         "source": source,
         "dtype": np.dtype(dtype).name,
         "n_tokens": n_tokens,
-        "n_train": n_train,
+        "n_train": splits["train"][1],
         "n_documents": n_docs,
-        "bytes_per_token": {"train": (n_bytes - val_bytes) / max(n_train, 1), "val": val_bytes / max(n_val, 1)},
+        "splits": {name: span for name, span in splits.items() if name != "train"},
+        "bytes_per_token": {name: b / max(n, 1) for name, (n, b, _) in counts.items()},
         "tokenizer_sha256": tokenizer.sha256(),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    del tokens
     try:
         os.replace(tmp, path)
     except OSError:  # another process got there first: its entry is the same tokens
         shutil.rmtree(tmp, ignore_errors=True)
         if not (path / "meta.json").is_file():
             raise
+
+
+def _write_documents(f, docs, tokenizer: Tokenizer, dtype, bar) -> tuple[int, int, int]:
+    """Append the documents' tokens to f, each ended by <|eos|> (which counts as one byte, like a newline);
+    returns (tokens, bytes, documents) written."""
+    eos = np.array([tokenizer.eos_id], dtype=dtype)
+    n_tokens = n_bytes = n_docs = 0
+    for doc in docs:
+        pending = []
+        for piece in chunk_lines(doc):
+            pending.append(piece)
+            if len(pending) == 256:  # encode_batch runs its pieces in parallel
+                n_tokens, n_bytes = _write(f, tokenizer, pending, dtype, n_tokens, n_bytes, bar)
+                pending = []
+        n_tokens, n_bytes = _write(f, tokenizer, pending, dtype, n_tokens, n_bytes, bar)
+        eos.tofile(f)
+        n_tokens, n_bytes, n_docs = n_tokens + 1, n_bytes + 1, n_docs + 1
+    return n_tokens, n_bytes, n_docs
 
 
 def remove_dead_temporaries(folder: Path):

@@ -67,7 +67,8 @@ def corpus_exists(source: str) -> bool:
 def evaluate_run(
     run, data: str | None = None, max_tokens: int = 0, device="auto", batch_size: int = 16, progress: bool = True
 ) -> dict:
-    """val loss, perplexity and bits per byte of a run on its validation split (or on `data`)."""
+    """val loss, perplexity and bits per byte of a run on its validation split (or on `data`), and on every other
+    held-out split its corpus names (val_chat_* for the default corpus's held-out conversations)."""
     from tqdm.auto import tqdm
 
     from lmlab.data.tokens import prepare_data
@@ -86,16 +87,20 @@ def evaluate_run(
         )
     held_out = {"val_fraction": corpus["val_fraction"], "cache_dir": corpus["cache_dir"] or None} if corpus else {}
     tokens = prepare_data(data or corpus["data"], tokenizer, **held_out)
-    split = tokens.val
     T = model.config.block_size
     tokens.check_fits(T)
-    n_windows = (min(len(split) - 1, max_tokens or len(split)) - T) // T + 1
     dtype = resolve_dtype(record.get("train", {}).get("dtype", "auto"), device)  # an imported run did not train
-    with (
-        tqdm(total=n_windows, desc="eval", unit="block", leave=False, disable=not progress) as bar,
-        autocast(device, dtype),
-    ):
-        loss = full_loss(model, split, T, batch_size, device, max_tokens, bar)
-    metrics = metrics_from_loss(loss, tokens.bytes_per_token["val"])
-    metrics["tokens"] = n_windows * T
+    metrics = {}
+    for name, split in tokens.held_out.items():  # "val" ("tokens" counts it), then any other the corpus names
+        n_windows = (min(len(split) - 1, max_tokens or len(split)) - T) // T + 1
+        if n_windows < 1:
+            continue
+        with (
+            tqdm(total=n_windows, desc=f"eval {name}", unit="block", leave=False, disable=not progress) as bar,
+            autocast(device, dtype),
+        ):
+            loss = full_loss(model, split, T, batch_size, device, max_tokens, bar)
+        prefix = "val_" if name == "val" else f"val_{name}_"
+        metrics.update(metrics_from_loss(loss, tokens.bytes_per_token[name], prefix))
+        metrics.setdefault("tokens", n_windows * T)
     return metrics

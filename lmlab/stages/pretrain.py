@@ -27,10 +27,12 @@ from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
 
 @dataclass
 class DataConfig:
-    data: str = opt("web", "a built-in corpus name (lmlab data list) or a path")
+    data: str = opt("web-chat", "a built-in corpus name (lmlab data list) or a path")
     tokenizer: str = opt("bpe", "char | bpe | a path to a tokenizer.json")
     bpe_vocab_size: int = opt(4096, "BPE vocabulary size, special tokens included")
-    val_fraction: float = opt(0.1, "the last part of the token stream held out for validation")
+    val_fraction: float = opt(
+        0.1, "the last part of the token stream held out for validation (a built-in corpus may name its own splits)"
+    )
     cache_dir: str = opt("", "token cache; empty means $LMLAB_CACHE or ~/.cache/lmlab")
     carry_state: bool = opt(
         False, "recurrent models: read the corpus in order and carry the hidden state across consecutive blocks"
@@ -114,8 +116,12 @@ def build(config: PretrainConfig, ctx: Context) -> Recipe:
         batches, loss = carried_state_recipe(config, data.train, ctx.dist.world_size)
 
     def evaluate(model) -> dict:
-        mean = sampled_loss(model, data.val, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
-        return metrics_from_loss(mean, data.bytes_per_token["val"])
+        metrics = {}
+        for name, split in data.held_out.items():  # "val", and the corpus's other held-out splits as val_NAME_*
+            mean = sampled_loss(model, split, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
+            prefix = "val_" if name == "val" else f"val_{name}_"
+            metrics.update(metrics_from_loss(mean, data.bytes_per_token[name], prefix))
+        return metrics
 
     corpus = {"data": d.data, "val_fraction": d.val_fraction, "cache_dir": d.cache_dir}  # where bpb is measured
     return Recipe(

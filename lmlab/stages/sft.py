@@ -40,8 +40,8 @@ from lmlab.tokenizer import Tokenizer
 
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
 EVAL_TASK_N = 24  # held-out instances per headline task measured at each evaluation (the learning curve)
-BUILTIN = "tasks"  # the data name of the built-in task mixture
-BUILTINS = (BUILTIN, "chat")  # and of the conversational mixture (lmlab.data.tasks.CHAT_MIXTURE)
+BUILTIN = "chat"  # the default data: the built-in conversational mixture (lmlab.data.tasks.CHAT_MIXTURE)
+BUILTINS = (BUILTIN, "tasks")  # and the drills alone (lmlab.data.tasks.MIXTURE)
 
 
 @dataclass
@@ -49,8 +49,8 @@ class SFTDataConfig:
     init: str = opt("", "the run to fine-tune: any causal-LM run (pre-trained or fine-tuned)")
     data: str = opt(
         BUILTIN,
-        "conversational or prompt/completion JSONL, a datasets folder, 'tasks' (the built-in task mixture) or "
-        "'chat' (tasks, small talk, refusals, reading, word meanings)",
+        "conversational or prompt/completion JSONL, a datasets folder, 'chat' (the built-in mixture: drills, small "
+        "talk, refusals, how-to answers, reading, the elements) or 'tasks' (the drills alone)",
     )
     dropout: float = opt(0.0, "dropout while fine-tuning (the rest of the architecture is the init run's)")
     loss_weighting: str = opt(
@@ -161,9 +161,16 @@ def sft_loss(model, batch: dict, per_conversation: bool = False) -> Loss:
     return cross_entropy(logits, targets[head])
 
 
-@torch.no_grad()
 def masked_loss(model, examples, batch_size: int, pad_id: int, device) -> float:
-    """Mean loss per assistant token over examples (batched in length order, to pad little)."""
+    """Mean loss per assistant token over examples."""
+    total, count = masked_loss_sum(model, examples, batch_size, pad_id, device)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def masked_loss_sum(model, examples, batch_size: int, pad_id: int, device) -> tuple[float, int]:
+    """(loss summed over the assistant tokens of examples in nats, their count), batched in length order to pad
+    little: the sum is what bits per byte (lmlab.eval.replies) divides by bytes instead of tokens."""
     ordered = sorted(examples, key=lambda e: len(e[0]))
     longest = len(ordered[-1][0]) - 1
     total, count = 0.0, 0
@@ -173,7 +180,7 @@ def masked_loss(model, examples, batch_size: int, pad_id: int, device) -> float:
         batch = {k: v.to(device) for k, v in collate(part, pad_id, T).items()}
         loss = sft_loss(model, batch)
         total, count = total + float(loss.sum), count + int(loss.n)
-    return total / max(count, 1)
+    return total, count
 
 
 def sft(
