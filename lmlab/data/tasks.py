@@ -334,10 +334,10 @@ MIXTURE = {
 # benign), how-to questions on their own, reading and the elements list, trained with every conversation weighing the
 # same (sft.py's loss_weighting). Word meanings (WordNet) stay a task of their own, not in the mixture: no data here
 # defines a held-out word, and the share went to reading. The shares are measured in README, "Stage 2".
-DRILL_SHARE = 0.6  # of the chat mixture: the drills at their MIXTURE proportions
+DRILL_SHARE = 0.58  # of the chat mixture: the drills at their MIXTURE proportions
 CHAT_MIXTURE = {
     **{name: share * DRILL_SHARE for name, share in MIXTURE.items()},
-    "smalltalk": 0.08, "refusal": 0.12, "howto": 0.02, "reading": 0.13, "reading_2": 0.01, "elements": 0.04,
+    "smalltalk": 0.10, "refusal": 0.13, "howto": 0.02, "reading": 0.08, "reading_2": 0.01, "elements": 0.08,
 }  # fmt: skip
 SYSTEM_PROMPT = "You are a helpful assistant."
 SYSTEM_FRACTION = 0.1  # conversations given SYSTEM_PROMPT, so the model also answers under a system message
