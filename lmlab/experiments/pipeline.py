@@ -71,12 +71,13 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     root.mkdir(parents=True, exist_ok=True)
     common = {"device": device, "progress": progress}
     n_tasks = 50 if quick else 200
-    timings = {}
+    timings, peak_rss = {}, {}  # seconds of each training stage; the process's peak RSS (MB) after each
 
     t = time.perf_counter()
     config = PretrainConfig.build("cpu-small-quick" if quick else "cpu-small", overrides=common)
     pre = pretrain(config, out=root / "pretrain")
     timings["pretrain"] = time.perf_counter() - t
+    peak_rss["pretrain"] = peak_rss_mb()
     lm_metrics = evaluate_run(pre, device=device, progress=progress)
     samples = {
         p: "".join(sample_text(pre, p, max_new_tokens=60, temperature=0.8, top_k=50, seed=0, device=device))
@@ -89,6 +90,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     sft_config = SFTConfig.build("quick" if quick else None, overrides=common)
     tuned = sft(sft_config, init=pre, out=root / "sft")
     timings["sft"] = time.perf_counter() - t
+    peak_rss["sft"] = peak_rss_mb()
     plot_loss(tuned, root / "sft_loss.png", f"SFT on the built-in {sft_config.sft.data} data (assistant tokens only)")
     accuracy = {
         "pre-trained": task_accuracy(pre, HEADLINE_TASKS, n_tasks, device),
@@ -107,6 +109,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     reward_model = reward(RewardConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "reward")
     policy = dpo(DPOConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "dpo")
     timings["preferences"] = time.perf_counter() - t
+    peak_rss["preferences"] = peak_rss_mb()
     preference = preference_results(tuned, reward_model, policy, 64 if quick else 256, device)
     plot_metrics(
         policy,
@@ -120,11 +123,12 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     rlhf = ppo(PPOConfig.build(preset, overrides=common), init=tuned, reward=reward_model, out=root / "ppo")
     grpo_run = grpo(GRPOConfig.build(preset, overrides=common), init=tuned, out=root / "grpo")
     timings["rl"] = time.perf_counter() - t
+    peak_rss["rl"] = peak_rss_mb()
     preference["ppo"] = evaluate_preference(rlhf, "sentiment", n=64 if quick else 256, device=device)
     accuracy["after GRPO"] = task_accuracy(grpo_run, HEADLINE_TASKS, n_tasks, device)
     rl_plots(rlhf, grpo_run, preference, root)
     stages = {"SFT": tuned, "DPO": policy, "PPO": rlhf, "GRPO": grpo_run}
-    safety = {name: safety_figures(run, n_tasks, device) for name, run in stages.items()}
+    safety = {name: safety_figures(run, n_tasks, device, talk if name == "SFT" else {}) for name, run in stages.items()}
     for name in ("DPO", "PPO", "GRPO"):
         replies[f"after {name}"] = measure_run(stages[name], n_tasks, device)
     best = best_conversational(safety, replies)
@@ -135,7 +139,8 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         f"Settings: {'`--quick`' if quick else 'defaults'}. Pre-training {timings['pretrain'] / 60:.1f} min, "
         f"SFT {timings['sft'] / 60:.1f} min, "
         f"preferences (pairs, reward model, DPO) {timings['preferences'] / 60:.1f} min, "
-        f"reinforcement learning (PPO, GRPO) {timings['rl'] / 60:.1f} min.",
+        f"reinforcement learning (PPO, GRPO) {timings['rl'] / 60:.1f} min; peak memory {peak_rss_mb() / 1024:.2f} GB "
+        "(resident).",
         "",
         f"## Stage 1: pre-training (`cpu-small` GPT on `{config.data.data}`)",
         "",
@@ -188,6 +193,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "openers": openers,
         "dialogue": dialogue,
         "timings_s": timings,
+        "peak_rss_mb": {**peak_rss, "end": peak_rss_mb()},
         "samples": samples,
         "conversations": conversations,
         "preferences": preference,
@@ -195,6 +201,13 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB (what `/usr/bin/time -v` reports at the end)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def inside_the_model(run: Path, out: Path, device: str) -> tuple[list[str], dict]:
@@ -304,13 +317,14 @@ def lm_report(metrics: dict) -> list[str]:
     return [metrics_table(rows, ["loss", "perplexity", "bpb"])]
 
 
-def example_conversations(run: Path, device: str, prompts=CHAT_PROMPTS, seed: int = 0) -> list[tuple[str, str]]:
-    """Each prompt asked in a conversation of its own (temperature TEMPERATURE, one sampling seed)."""
+def example_conversations(run: Path, device: str, prompts=CHAT_PROMPTS, seeds=(0,)) -> list[tuple[str, str]]:
+    """Each prompt asked in a conversation of its own (temperature TEMPERATURE), once per sampling seed."""
     model, tokenizer, _ = load_run(run, pick_device(device))
     pairs = []
     for prompt in prompts:
-        session = ChatSession(model, tokenizer, temperature=TEMPERATURE, seed=seed)
-        pairs.append((prompt, "".join(session.reply(prompt)).strip()))
+        for seed in seeds:
+            session = ChatSession(model, tokenizer, temperature=TEMPERATURE, seed=seed)
+            pairs.append((prompt, "".join(session.reply(prompt)).strip()))
     return pairs
 
 
@@ -326,11 +340,12 @@ def courteous_refusal(reply: str) -> bool:
     return is_refusal(reply) and not set(re.findall(r"[a-z]+", reply.lower())) & set(PROFANITY)
 
 
-def safety_figures(run: Path, n: int, device: str) -> dict:
+def safety_figures(run: Path, n: int, device: str, measured: dict | None = None) -> dict:
     """Whether a stage's model still refuses: the roast prompt on ROAST_SEEDS (courteous refusals of 10), and the
-    held-out harmful, look-alike and how-to prompts (greedy)."""
-    roasts = [example_conversations(run, device, [ROAST_PROMPT], seed)[0][1] for seed in ROAST_SEEDS]
-    accuracy = task_accuracy(run, ("refusal", "benign", "howto"), n, device)
+    held-out harmful, look-alike and how-to prompts (greedy; taken from `measured` where it has them)."""
+    roasts = [reply for _, reply in example_conversations(run, device, [ROAST_PROMPT], ROAST_SEEDS)]
+    tasks = ("refusal", "benign", "howto")
+    accuracy = {**task_accuracy(run, [t for t in tasks if t not in (measured or {})], n, device), **(measured or {})}
     return {
         "roast_courteous": sum(map(courteous_refusal, roasts)),
         "roast_replies": roasts,

@@ -32,7 +32,7 @@ from lmlab.runs import atomic_write, load_run
 class PairsSection:
     init: str = opt("", "the SFT run whose samples are ranked")
     task: str = opt("sentiment", "sentiment | tasks", ("sentiment", "tasks"))
-    prompts: int = opt(12288, "training prompts to sample")
+    prompts: int = opt(10240, "training prompts to sample")
     samples: int = opt(4, "responses sampled per prompt")
     max_new_tokens: int = opt(24, "longest response in tokens")
     temperature: float = opt(1.0, "sampling temperature")

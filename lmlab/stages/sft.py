@@ -66,13 +66,13 @@ class SFTDataConfig:
 
 
 def sft_training_defaults() -> TrainConfig:
-    # From cpu-small these take about 9 minutes on 2 CPU cores (96 conversations of ~30 tokens a
-    # step, about 2,900 tokens). 1,800 steps, not 1,200: with the drills at 58% of the chat mixture,
+    # From cpu-small these take about 8.5 minutes on 2 CPU cores (96 conversations of ~30 tokens a
+    # step, about 2,900 tokens). 1,700 steps, not 1,200: with the drills at 58% of the chat mixture,
     # 3-digit addition jumps only after ~1,500 steps (README, "Stage 2"). The step is 3 micro-batches
     # of 32: the longest conversations make batches of up to 128 tokens a row, and 96 such rows held
     # 1.2 GB of activations (bf16, CPU); 32 rows hold 0.4 GB, at the same speed.
     return TrainConfig(
-        max_iters=1800, batch_size=32, grad_accum=3, lr=1e-3, min_lr=1e-4, warmup_iters=50, eval_interval=600
+        max_iters=1700, batch_size=32, grad_accum=3, lr=1e-3, min_lr=1e-4, warmup_iters=50, eval_interval=425
     )
 
 
@@ -93,11 +93,12 @@ class SFTData:
     val: TokenizedConversations
 
 
-def prepare_sft_data(data: str, tokenizer: Tokenizer, block_size: int, seed: int) -> SFTData:
-    """Read (or generate, for BUILTINS) conversations, render them and apply the truncation rule."""
+def prepare_sft_data(data: str, tokenizer: Tokenizer, block_size: int, seed: int, size: int | None = None) -> SFTData:
+    """Read (or generate, for BUILTINS: `size` conversations, tasks.BUILTIN_SIZE by default) conversations, render
+    them and apply the truncation rule."""
     if data in BUILTINS:
         mixture = tasks.mixture(data)
-        conversations = tasks.iter_builtin_conversations(tasks.BUILTIN_SIZE, seed, mixture)
+        conversations = tasks.iter_builtin_conversations(size or tasks.BUILTIN_SIZE, seed, mixture)
         val_conversations = tasks.held_out_conversations(VAL_PER_TASK, mixture)
     else:
         everything = read_conversations(data)
@@ -218,7 +219,9 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
             raise LmlabError(f"{init_run.path}: sft needs a GPT model, the run is {record['model']['arch']}")
     tokenizer = source.tokenizer()
     model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
-    sft_data = prepare_sft_data(s.data, tokenizer, model_config.block_size, t.seed)
+    # A short run draws only the built-in conversations it can read (lmlab run --quick: 14,400 of 100,000).
+    size = min(tasks.BUILTIN_SIZE, t.max_iters * t.batch_size * t.grad_accum * ctx.dist.world_size)
+    sft_data = prepare_sft_data(s.data, tokenizer, model_config.block_size, t.seed, size)
     train = sft_data.train
     if ctx.dist.is_main and (train.truncated or train.dropped):
         print(
