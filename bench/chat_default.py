@@ -9,7 +9,7 @@ drill recipe's and the old chat mixture's models, whose tokenizer differs: compa
 --trained takes an SFT run already made from PRETRAINED at the defaults with that seed (lmlab run's RUN/sft is seed
 1337) instead of training it again.
 
-Each seed is one `lmlab sft --init PRE --seed S` at the defaults (about 7 min on 2 cores) and about 3 min of
+Each seed is one `lmlab sft --init PRE --seed S` at the defaults (about 8 min on 2 cores) and about 3 min of
 evaluation; `--steps 20 --n 5` checks the script in a minute.
 """
 
