@@ -95,6 +95,7 @@ def test_the_built_in_mixtures_are_named_chat_and_tasks():
     with pytest.raises(LmlabError, match="chat or tasks"):
         tasks.mixture("drills")
 
+
 def test_data_list_states_each_conversational_source_with_its_license_and_true_size():
     from lmlab.data import refusals
     from lmlab.data.howto import HOWTO_TEST, HOWTO_TRAIN
@@ -107,8 +108,12 @@ def test_data_list_states_each_conversational_source_with_its_license_and_true_s
     sizes = {
         "smalltalk": [len(chitchat_pairs()), len(IDENTITY), len(tasks.smalltalk_test(1000))],
         "chatterbot": [len(tasks.chatterbot_pairs())],
-        "refusal": [len(refusals.RISK_AREAS), len(HOWTO_TRAIN), len(refusals.train_prompts()),
-                    len(refusals.harmful_test())],
+        "refusal": [
+            len(refusals.RISK_AREAS),
+            len(HOWTO_TRAIN),
+            len(refusals.train_prompts()),
+            len(refusals.harmful_test()),
+        ],
         "benign": [len(refusals.BENIGN_TRAIN), len(refusals.BENIGN_TEST)],
         "howto": [len(HOWTO_TRAIN), len(HOWTO_TEST)],
         "word_meaning": [WORD_POOL, N_HELD_OUT],
