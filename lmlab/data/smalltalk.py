@@ -61,6 +61,7 @@ isabella alexis kayla charlotte ava mia chloe sophie ella zoe kate katie jenny b
 """.split()
 
 
+_PROFANITY = frozenset(PROFANITY)
 _BANNED_WORDS = frozenset(PROFANITY + FIRST_NAMES)
 _CENSORED = re.compile(r"[A-Za-z]\*+[A-Za-z]")  # "f*ck", "sh*t"
 _CONTACT = re.compile(
@@ -76,8 +77,18 @@ def _keep(text: str, max_chars: int = MAX_CHARS, max_words: int = MAX_WORDS) -> 
     """Short, has a letter, and names no one, swears at no one, and holds no address or number to reach anyone."""
     if len(text) > max_chars or len(text.split()) > max_words:
         return False
-    words = set(re.findall(r"[a-z]+", text.lower()))  # whole words: "John's" has "john", "Johnny" has not
+    words = _whole_words(text)
     return bool(words) and not words & _BANNED_WORDS and not _CENSORED.search(text) and not _CONTACT.search(text)
+
+
+def _whole_words(text: str) -> set[str]:
+    """The lower-case whole words of text: "John's" has "john", "Johnny" has not."""
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def swears(text: str) -> bool:
+    """Whether text holds a word of PROFANITY, as a whole word whatever the case."""
+    return bool(_whole_words(text) & _PROFANITY)
 
 
 def chitchat_pairs(path: str | Path | None = None) -> tuple[tuple[str, str], ...]:

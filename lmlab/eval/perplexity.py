@@ -21,6 +21,11 @@ def batch_loss(model, x, y) -> tuple[float, int]:
     return float(loss.sum), int(loss.n)
 
 
+def split_prefix(name: str) -> str:
+    """The metric prefix of a held-out split: "val_" for the corpus's main one, "val_NAME_" for another (val_chat_)."""
+    return "val_" if name == "val" else f"val_{name}_"
+
+
 def metrics_from_loss(loss: float, bytes_per_token: float, prefix: str = "val_") -> dict:
     return {
         f"{prefix}loss": loss,
@@ -100,7 +105,6 @@ def evaluate_run(
             autocast(device, dtype),
         ):
             loss = full_loss(model, split, T, batch_size, device, max_tokens, bar)
-        prefix = "val_" if name == "val" else f"val_{name}_"
-        metrics.update(metrics_from_loss(loss, tokens.bytes_per_token[name], prefix))
+        metrics.update(metrics_from_loss(loss, tokens.bytes_per_token[name], split_prefix(name)))
         metrics.setdefault("tokens", n_windows * T)
     return metrics

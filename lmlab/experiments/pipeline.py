@@ -17,13 +17,12 @@ RUN/report.md with its PNGs beside it; RUN/results.json holds the same figures f
 """
 
 import json
-import re
 import time
 from pathlib import Path
 
 from lmlab.data.elements import POEM_PROMPT
 from lmlab.data.refusals import ROAST_PROMPT, is_refusal
-from lmlab.data.smalltalk import OPENERS_TEST, PROFANITY, is_off_task
+from lmlab.data.smalltalk import OPENERS_TEST, is_off_task, swears
 from lmlab.data.tasks import mixture
 from lmlab.device import pick_device
 from lmlab.eval.perplexity import evaluate_run
@@ -96,9 +95,12 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "pre-trained": task_accuracy(pre, HEADLINE_TASKS, n_tasks, device),
         "after SFT": task_accuracy(tuned, HEADLINE_TASKS, n_tasks, device),
     }
-    talk_tasks = conversation_tasks(sft_config.sft.data)
-    talk = task_accuracy(tuned, talk_tasks, n_tasks, device) if talk_tasks else {}
     replies = {"after SFT": measure_run(tuned, n_tasks, device)}
+    talk_tasks = conversation_tasks(sft_config.sft.data)
+    # small talk's on-task share is the replies' off-task figure turned round: the same greedy replies, not made twice
+    talk = task_accuracy(tuned, [t for t in talk_tasks if t != "smalltalk"], n_tasks, device) if talk_tasks else {}
+    if "smalltalk" in talk_tasks:
+        talk = {"smalltalk": 1 - replies["after SFT"]["openers_off_task"], **talk}
     conversations = example_conversations(tuned, device)
     openers = example_conversations(tuned, device, OPENERS_TEST[:: len(OPENERS_TEST) // N_OPENERS][:N_OPENERS])
     dialogue = dialogue_turns(tuned, device)
@@ -337,7 +339,7 @@ def dialogue_turns(run: Path, device: str) -> list[tuple[str, str]]:
 
 def courteous_refusal(reply: str) -> bool:
     """A refusal (lmlab.data.refusals.is_refusal) with no swear word of smalltalk.PROFANITY in it."""
-    return is_refusal(reply) and not set(re.findall(r"[a-z]+", reply.lower())) & set(PROFANITY)
+    return is_refusal(reply) and not swears(reply)
 
 
 def safety_figures(run: Path, n: int, device: str, measured: dict | None = None) -> dict:

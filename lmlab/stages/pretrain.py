@@ -18,7 +18,7 @@ import torch
 from lmlab.config import StageConfig, TrainConfig, opt
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch, sequential_batch
 from lmlab.errors import LmlabError
-from lmlab.eval.perplexity import metrics_from_loss, sampled_loss
+from lmlab.eval.perplexity import metrics_from_loss, sampled_loss, split_prefix
 from lmlab.losses import Loss, cross_entropy
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
@@ -119,8 +119,7 @@ def build(config: PretrainConfig, ctx: Context) -> Recipe:
         metrics = {}
         for name, split in data.held_out.items():  # "val", and the corpus's other held-out splits as val_NAME_*
             mean = sampled_loss(model, split, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
-            prefix = "val_" if name == "val" else f"val_{name}_"
-            metrics.update(metrics_from_loss(mean, data.bytes_per_token[name], prefix))
+            metrics.update(metrics_from_loss(mean, data.bytes_per_token[name], split_prefix(name)))
         return metrics
 
     corpus = {"data": d.data, "val_fraction": d.val_fraction, "cache_dir": d.cache_dir}  # where bpb is measured
