@@ -334,7 +334,7 @@ MIXTURE = {
 # their shares, small talk, refusals with benign look-alikes and how-to questions (half of the refusal examples are
 # benign), how-to questions on their own, reading and the elements list, trained with every conversation weighing the
 # same (sft.py's loss_weighting). Word meanings (WordNet) stay a task of their own, not in the mixture: no data here
-# defines a held-out word, and the share went to reading. The shares are measured in README, "Stage 2".
+# defines a held-out word, and the share went to reading. The shares are measured in docs/figures.md.
 DRILL_SHARE = 0.58  # of the chat mixture: the drills at their MIXTURE proportions
 CHAT_MIXTURE = {
     **{name: share * DRILL_SHARE for name, share in MIXTURE.items()},

@@ -320,7 +320,7 @@ def crossover_point(lm: dict, arch: str) -> int | None:
 # ---- 2. multi-query associative recall ---------------------------------------------------------
 def recall_model_config(arch: str, cc: CompareSettings, vocab: Vocab) -> ModelConfig:
     """2 layers each. The GPT keeps PyTorch's default init: at width 64 GPT-2's N(0, 0.02) (made for width 768)
-    left its lookup unformed after 240 s, where the default forms it in seconds (the README's recall notes)."""
+    left its lookup unformed after 240 s, where the default forms it in seconds (docs/figures.md)."""
     L, V = cc.recall_length, vocab.size
     gpt = ModelConfig(arch="gpt", n_layer=2, n_head=2, n_embd=cc.recall_width, block_size=L, vocab_size=V,
                       pos_encoding="rope", tie_embeddings=False, init="torch")  # fmt: skip

@@ -95,7 +95,7 @@ def preference_loss(d: DPOSection, logps, counts, ref_logps=None) -> Loss:
     smoothing = d.label_smoothing if d.loss in ("cdpo", "robust") else 0.0
     loss = dpo_loss(chosen, rejected, ref_logps[:B], ref_logps[B:], d.beta, d.loss, smoothing)
     if d.rpo_alpha:
-        # DPO can lower the chosen response's likelihood as long as the rejected falls faster (README); where the
+        # DPO can lower the chosen response's likelihood as long as the rejected falls faster (docs); where the
         # chosen answer is the right one, the NLL term holds it up.
         nll = -means[:B]
         loss = Loss(loss.sum + d.rpo_alpha * nll.sum(), loss.n, {**loss.metrics, "nll_loss": nll.detach().sum()})

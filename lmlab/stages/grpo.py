@@ -77,7 +77,7 @@ class GRPOSection(PolicySection):
 def grpo_training_defaults() -> TrainConfig:
     # 8 prompts x 8 answers a step, 300 steps, ~2 min on 2 CPU cores. On the dev instances of the task suite, lr 1e-4
     # and 3e-4 lowered several tasks by 10-55 points; 2e-5 at temperature 1 gained 4.5 points on 2-digit addition and
-    # held the rest, at temperature 0.5 (the default) +6 on 2-digit addition and +3.5 on reversal (README, "Stage 3b").
+    # held the rest, at temperature 0.5 (the default) +6 on 2-digit addition and +3.5 on reversal (docs/figures.md).
     return TrainConfig(
         max_iters=300, batch_size=64, lr=2e-5, min_lr=2e-6, warmup_iters=5, weight_decay=0.0,
         eval_interval=50, log_interval=5,

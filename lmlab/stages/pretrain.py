@@ -43,7 +43,7 @@ CPU_SMALL = dict(  # the `lmlab run` default: about 5 minutes on 2 CPU cores
     n_layer=4, n_head=4, n_embd=256, block_size=128, pos_encoding="rope", norm="rmsnorm", mlp="swiglu", bias=False,
     tokenizer="bpe", bpe_vocab_size=4096, max_iters=2000, batch_size=16, lr=2e-3, min_lr=2e-4,
     warmup_iters=100, eval_interval=250, eval_iters=10,
-    compile=True,  # 0.83x the wall clock end to end on 2 cores, cold compilation included (README, Figures)
+    compile=True,  # 0.83x the wall clock end to end on 2 cores, cold compilation included (docs/figures.md)
 )  # fmt: skip
 
 

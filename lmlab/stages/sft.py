@@ -68,7 +68,7 @@ class SFTDataConfig:
 def sft_training_defaults() -> TrainConfig:
     # From cpu-small these take about 8.5 minutes on 2 CPU cores (96 conversations of ~30 tokens a
     # step, about 2,900 tokens). 1,700 steps, not 1,200: with the drills at 58% of the chat mixture,
-    # 3-digit addition jumps only after ~1,500 steps (README, "Stage 2"). The step is 3 micro-batches
+    # 3-digit addition jumps only after ~1,500 steps (docs/figures.md). The step is 3 micro-batches
     # of 32: the longest conversations make batches of up to 128 tokens a row, and 96 such rows held
     # 1.2 GB of activations (bf16, CPU); 32 rows hold 0.4 GB, at the same speed.
     return TrainConfig(
