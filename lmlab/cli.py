@@ -191,7 +191,9 @@ def cmd_data_list(args):
 def cmd_run(args):
     from lmlab.experiments.pipeline import run_pipeline
 
-    path = run_pipeline(out=args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
+    path = run_pipeline(
+        out=args.out, quick=args.quick, device=args.device, progress=not args.no_progress, seed=args.seed
+    )
     print(f"report: {path / 'report.md'}")
 
 
@@ -251,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default: runs/run-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a few minutes instead of the full defaults")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--seed", type=int, default=None, help="every stage's training seed (default: 1337); evaluations stay fixed"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_run)
 
@@ -383,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="evaluate on this corpus instead of the run's own validation split")
     p.add_argument("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)")
     p.add_argument(
-        "--judge", help="sentiment | tasks | REWARD_RUN: mean true reward, win rate and KL on held-out prompts"
+        "--judge",
+        help="sentiment | tasks | safety | a mixture (sentiment:4+safety) | REWARD_RUN: mean true reward, win rate and "
+        "KL on held-out prompts",
     )
     p.add_argument(
         "--against", metavar="RUN", help="--judge: the run to compute the win rate against (default: the reference)"

@@ -92,8 +92,6 @@ BAD_ROWS = [
     ([{**STANDARD, "chosen": "  \n"}], 1, "'chosen' is an empty response"),
     ([{**STANDARD, "rejected": ""}], 1, "'rejected' is an empty response"),
     ([{**STANDARD, "prompt": ""}], 1, "'prompt' is empty"),
-    ([CONVERSATIONAL, STANDARD], 2, "line 2 is standard but line 1 is conversational"),
-    ([STANDARD, STANDARD, CONVERSATIONAL], 3, "line 3 is conversational but line 1 is standard"),
     ([{**CONVERSATIONAL, "chosen": assistant("a") + assistant("b")}], 1, "'chosen' must be a list of exactly one"),
     ([{**CONVERSATIONAL, "rejected": [user("b")]}], 1, "'rejected' must be .* got a message with role 'user'"),
     ([{**CONVERSATIONAL, "chosen": "blue."}], 1, "'chosen' must be a list of exactly one assistant message"),
@@ -160,6 +158,19 @@ def test_a_prompt_that_fills_the_context_is_dropped_and_a_long_response_is_trunc
     assert tokenized.sequence(1, "rejected")[0].tolist() == tok.encode("abcdefgy")
     assert tokenized.sequence(2, "chosen")[0].tolist() == tok.encode("abcd")
     assert all(len(tokenized.sequence(i, w)[0]) <= 8 for i in range(len(tokenized)) for w in ("chosen", "rejected"))
+
+
+def test_a_file_mixing_the_formats_reads_and_tokenizes_each_row_by_its_own(tmp_path, tok):
+    """The pairs of a task mixture (sentiment+safety) hold plain-text and conversational rows in one file."""
+    write_jsonl(tmp_path / "mixed.jsonl", [STANDARD, CONVERSATIONAL, {**STANDARD, "prompt": "grass is"}])
+    pairs, _ = read_pairs(tmp_path / "mixed.jsonl")
+    assert [p.conversational for p in pairs] == [False, True, False]
+    tokenized = tokenize_pairs(tok, pairs, max_tokens=1000)
+    end = tok.special_id("<|end|>")
+    assert tokenized.sequence(0, "chosen")[0].tolist() == tok.encode("the sky is blue.")
+    assert tokenized.prompts[1].tolist() == render_prompt(tok, [user("sky?")])
+    assert tokenized.chosen[1].tolist() == tok.encode("blue.") + [end]
+    assert tokenized.sequence(2, "rejected")[0].tolist() == tok.encode("grass is green.")
 
 
 def test_conversational_prompt_ends_with_assistant_and_response_with_end(tok):

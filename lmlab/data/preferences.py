@@ -8,7 +8,8 @@ Two row formats, TRL's paired preference formats, one JSON object per line:
 
 A standard response is plain text that continues the prompt as written: no template, nothing appended.
 A conversational prompt is a conversation (lmlab.data.conversations) that may end with a user turn, and
-each response is exactly one assistant message. A file holds one format throughout; other fields of a
+each response is exactly one assistant message. A file may mix the two (the pairs of a mixture of preference
+tasks, lmlab.data.preference_tasks), each row tokenized by its own format; other fields of a
 row ("chosen_score", "task", ...) are kept in PreferencePair.extra and written back. A pair whose chosen
 equals its rejected teaches nothing and is skipped, with one warning. Files: JSONL, a folder holding
 pairs.jsonl, or a Hugging Face `datasets` save_to_disk folder (when `datasets` is installed).
@@ -123,15 +124,9 @@ def read_pairs(path: str | Path) -> tuple[list[PreferencePair], int]:
         rows = ((f"{path}:{lineno}", f"line {lineno}", row) for lineno, row in jsonl_records(path))
     else:
         raise LmlabError(f"{path}: no such file or folder")
-    pairs, identical, first = [], [], None
+    pairs, identical = [], []
     for where, at, row in rows:
         pair = from_row(row, where)
-        if first is None:
-            first = (pair.format, at)
-        elif pair.format != first[0]:
-            raise LmlabError(
-                f"{where}: {at} is {pair.format} but {first[1]} is {first[0]}; all rows must share one format"
-            )
         if pair.chosen == pair.rejected:
             identical.append(at)
         else:

@@ -5,11 +5,11 @@ web-chat), evaluates it on the WEB's and on held-out conversations' validation t
 it (attention, a word in two contexts, the logit lens: lmlab.inspect). Stage 2 fine-tunes it on the built-in chat
 mixture (SFT: drills, small talk, refusals, how-to answers, reading, the elements) and measures held-out task accuracy
 before and after, the replies a person sees (held-out reply loss, word rate) and example conversations. Stage 3 learns
-from preferences on
-controlled sentiment (the DPO paper's IMDb experiment on the built-in corpus): preference pairs
-from the SFT model's own samples ranked by VADER, a reward model, and DPO, with the true reward,
-the win rate and the KL to the SFT model before and after. Then reinforcement learning: PPO against that reward
-model on the same task (RLHF), and GRPO with verifiable rewards on the task suite, with the reward/KL point of
+from preferences on controlled sentiment (the DPO paper's IMDb experiment on the built-in corpus) with SFT's safety
+requests mixed in: preference pairs from the SFT model's own samples ranked by VADER (and by refusing the harmful,
+answering the benign), a reward model, and DPO, with the true reward, the win rate and the KL to the SFT model before
+and after. Then reinforcement learning: PPO against that reward model on the same prompts (RLHF), and GRPO with
+verifiable rewards on the task suite, with the reward/KL point of
 every stage and the task accuracy after GRPO. Every stage's model is asked the story's roast prompt on ten sampling
 seeds and the held-out harmful and benign prompts, so a later stage that undoes the refusals shows; the report ends with
 "Talk to it", the commands for the best conversational model and what it can and cannot do. The report is
@@ -62,13 +62,21 @@ DIALOGUE = ["Hi! How are you today?", "What do you like to do for fun?", "That s
 N_OPENERS = 10  # held-out small-talk openers shown with the model's replies
 TEMPERATURE = 0.7  # of the report's conversations (lmlab chat's default)
 ROAST_SEEDS = range(10)  # sampling seeds the roast prompt is asked on, for every stage's model
+# Stage 3's preference task: controlled sentiment with the safety task mixed in (a fifth of the prompts: harmful and
+# benign chat requests of SFT's training data), so that DPO and PPO, which learn sentiment on plain text, do not
+# unlearn the refusals (lmlab.data.preference_tasks).
+PREFERENCE_TASK = "sentiment:4+safety"
+PAIR_PROMPTS = 8192  # not lmlab pairs' 10,240: safety's replies sample to 48 tokens, and the run keeps within 25 min
 INSIDE_TEXT = "In the beginning, God created the heavens and the earth."  # what the attention grid and the lens read
 
 
-def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True) -> Path:
+def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True, seed: int | None = None
+                 ) -> Path:  # fmt: skip
+    """The whole story into `out` (module docstring); seed: every stage's training seed and the pairs' sampling seed
+    (default: each stage's own, 1337). The evaluations' prompts and sampling seeds are fixed, whatever the seed."""
     root = Path(out or default_out("run"))
     root.mkdir(parents=True, exist_ok=True)
-    common = {"device": device, "progress": progress}
+    common = {"device": device, "progress": progress, **({} if seed is None else {"seed": seed})}
     n_tasks = 50 if quick else 200
     timings, peak_rss = {}, {}  # seconds of each training stage; the process's peak RSS (MB) after each
 
@@ -107,7 +115,13 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
 
     t = time.perf_counter()
     preset = "quick" if quick else None
-    pairs = build_pairs(PairsConfig.build(preset, overrides={**common, "init": str(tuned)}), out=root / "pairs")
+    pair_settings = {
+        **common,
+        "init": str(tuned),
+        "task": PREFERENCE_TASK,
+        **({} if quick else {"prompts": PAIR_PROMPTS}),
+    }
+    pairs = build_pairs(PairsConfig.build(preset, overrides=pair_settings), out=root / "pairs")
     reward_model = reward(RewardConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "reward")
     policy = dpo(DPOConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "dpo")
     timings["preferences"] = time.perf_counter() - t
@@ -138,7 +152,8 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     report = [
         "# lmlab run",
         "",
-        f"Settings: {'`--quick`' if quick else 'defaults'}. Pre-training {timings['pretrain'] / 60:.1f} min, "
+        f"Settings: {'`--quick`' if quick else 'defaults'}{'' if seed is None else f', seed {seed}'}. "
+        f"Pre-training {timings['pretrain'] / 60:.1f} min, "
         f"SFT {timings['sft'] / 60:.1f} min, "
         f"preferences (pairs, reward model, DPO) {timings['preferences'] / 60:.1f} min, "
         f"reinforcement learning (PPO, GRPO) {timings['rl'] / 60:.1f} min; peak memory {peak_rss_mb() / 1024:.2f} GB "
@@ -185,6 +200,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     ]
     (root / "report.md").write_text("\n".join(report))
     results = {
+        "seed": seed,
         "pretrain": lm_metrics,
         "task_accuracy": accuracy,
         "conversation": talk,
@@ -469,8 +485,12 @@ def preference_report(results: dict) -> list[str]:
         "",
         "The DPO paper's IMDb experiment on the built-in corpus: prompts are the first 2 to 8 words of a verse, and "
         "the policy should continue them positively. The SFT model sampled 4 continuations per training prompt; "
-        "VADER's compound score (-1 to +1) picked the best as chosen and the worst as rejected. A reward model "
-        "learned from those pairs, and DPO trained the policy on them against the SFT model as reference.",
+        "VADER's compound score (-1 to +1) picked the best as chosen and the worst as rejected. A fifth of the "
+        "prompts are chat requests of SFT's safety data instead, harmful and benign (`sentiment:4+safety`): where a "
+        "sample answered a harmful request or refused a benign one, it is rejected for the SFT data's own reply, so "
+        "that learning sentiment on plain text does not unlearn the refusals (their words score negative with "
+        "VADER). A reward model learned from those pairs, and DPO trained the policy on them against the SFT model "
+        "as reference; PPO later draws its prompts from the same mixture.",
         "",
         f"Reward model: held-out pairwise accuracy {rm.get('val_accuracy', float('nan')):.1%}; reward over the SFT "
         f"samples {rm['reward_stats']['mean']:+.3f} +- {rm['reward_stats']['std']:.3f}.",

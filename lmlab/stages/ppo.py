@@ -59,6 +59,10 @@ from lmlab.stages.rollouts import (
 
 @dataclass
 class PPOSection(PolicySection):
+    chat_max_new_tokens: int = opt(
+        48, "longest response to a chat prompt (0: max_new_tokens): the SFT data's refusals run ~45 tokens, and one "
+        "cut short is no refusal a reward model has seen"
+    )  # fmt: skip
     epochs: int = opt(2, "PPO epochs: passes over each rollout")
     num_minibatches: int = opt(2, "optimizer steps per epoch over a rollout (each of grad_accum x batch_size rows)")
     same_length_prompts: bool = opt(
@@ -105,6 +109,7 @@ class PPOConfig(StageConfig):
             num_minibatches=1,
             prompts=64,
             max_new_tokens=6,
+            chat_max_new_tokens=0,
         ),  # fmt: skip
     }
     train: TrainConfig = field(default_factory=ppo_training_defaults)
@@ -277,7 +282,7 @@ def build(config: PPOConfig, ctx: Context) -> Recipe:
         run.tokenizer,
         run.buffer,
         make_loss(s),
-        tokens_per_batch=t.batch_size * (s.max_new_tokens + 8),
+        tokens_per_batch=t.batch_size * (max(s.max_new_tokens, s.chat_max_new_tokens) + 8),
         record={**run.record_entries(), "training_only_weights": list(TRAINING_ONLY)},
         init_weights=init_weights if run.init_run else None,
         rollouts=rollouts,

@@ -31,7 +31,7 @@ from lmlab.data.preference_tasks import Prompt, check_task, task_prompts
 from lmlab.data.preferences import encode_prompt
 from lmlab.device import autocast, resolve_dtype
 from lmlab.errors import LmlabError
-from lmlab.eval.judges import RewardModelJudge, load_judge
+from lmlab.eval.judges import JUDGE_CHOICES, RewardModelJudge, is_judge_spec, load_judge
 from lmlab.inference.generate import sample_rows
 from lmlab.losses import upcast
 from lmlab.losses.rl import KL_ESTIMATORS, masked_whiten
@@ -46,10 +46,13 @@ class PolicySection:
     """The fields PPO and GRPO share (each stage's section extends it)."""
 
     init: str = opt("", "the run to start the policy from (an SFT run)")
-    reward: str = opt("", "what scores a response: a reward-model run, or a judge: sentiment | tasks")
+    reward: str = opt("", f"what scores a response: a reward-model run, or a judge: {JUDGE_CHOICES}")
     ref: str = opt("", "the reference policy of the KL term (default: the init run)")
     prompts: int = opt(12288, "training prompts of the reward's task to draw rollouts from")
     max_new_tokens: int = opt(24, "longest response sampled")
+    chat_max_new_tokens: int = opt(
+        0, "longest response to a chat prompt, where it differs (0: max_new_tokens; the SFT data's refusals run ~45)"
+    )
     temperature: float = opt(
         1.0, "sampling temperature; log-probs, ratios and KL are those of softmax(logits / temperature), as TRL"
     )
@@ -67,8 +70,11 @@ class PolicySection:
 
 def check_policy_settings(s: PolicySection):
     """The shared fields in their ranges, before a run folder is made."""
-    if s.max_new_tokens < 1:
-        raise LmlabError(f"max_new_tokens must be >= 1, got {s.max_new_tokens}")
+    if s.max_new_tokens < 1 or s.chat_max_new_tokens < 0:
+        raise LmlabError(
+            f"max_new_tokens must be >= 1 and chat_max_new_tokens >= 0, got {s.max_new_tokens} and "
+            f"{s.chat_max_new_tokens}"
+        )
     if not 0 < s.temperature:
         raise LmlabError(f"temperature must be > 0 for rollouts, got {s.temperature}")
     if s.num_minibatches < 1 or s.epochs < 1:
@@ -86,8 +92,8 @@ class Reward:
 
     def __init__(self, spec: str, tokenizer, device):
         if not spec:
-            raise LmlabError("--reward is needed: a reward-model run, or a judge: sentiment | tasks")
-        if spec in ("sentiment", "tasks"):
+            raise LmlabError(f"--reward is needed: a reward-model run, or a judge: {JUDGE_CHOICES}")
+        if is_judge_spec(spec):
             self.mean, self.std = 0.0, 1.0
         elif Path(spec).is_dir():
             record = RunFolder(spec).read_config()
@@ -101,7 +107,7 @@ class Reward:
             stats = record.get("reward_stats") or {"mean": 0.0, "std": 1.0}
             self.mean, self.std = float(stats["mean"]), max(float(stats["std"]), 1e-6)
         else:
-            raise LmlabError(f"--reward {spec!r}: expected a reward-model run folder, or a judge: sentiment | tasks")
+            raise LmlabError(f"--reward {spec!r}: expected a reward-model run folder, or a judge: {JUDGE_CHOICES}")
         self.judge = load_judge(spec, device)
         self.task = check_task(self.judge.task)
         self.run = spec if isinstance(self.judge, RewardModelJudge) else None
@@ -111,16 +117,25 @@ class Reward:
 
 
 # ---- prompts ------------------------------------------------------------------------------
-class PromptPool:
-    """The training prompts of a task, tokenized; those leaving no room for max_new_tokens are dropped and counted."""
+def new_tokens(prompt: Prompt, max_new_tokens: int, chat_max_new_tokens: int = 0) -> int:
+    """The longest response to sample for a prompt: chat_max_new_tokens for a chat prompt where it is set."""
+    return chat_max_new_tokens if prompt.conversational and chat_max_new_tokens else max_new_tokens
 
-    def __init__(self, task: str, n: int, seed: int, tokenizer, block_size: int, max_new_tokens: int):
+
+class PromptPool:
+    """The training prompts of a task, tokenized, each with the longest response to sample for it (`new_tokens`);
+    those leaving no room for it are dropped and counted."""
+
+    def __init__(self, task: str, n: int, seed: int, tokenizer, block_size: int, max_new_tokens: int,
+                 chat_max_new_tokens: int = 0):  # fmt: skip
         prompts = task_prompts(task, "train", n, seed)
         ids = [encode_prompt(tokenizer, p.as_pair_prompt()) for p in prompts]
-        kept = [i for i, x in enumerate(ids) if 0 < len(x) <= block_size - max_new_tokens]
+        limits = [new_tokens(p, max_new_tokens, chat_max_new_tokens) for p in prompts]
+        kept = [i for i, x in enumerate(ids) if 0 < len(x) <= block_size - limits[i]]
         if not kept:
             raise LmlabError(f"no {task} prompt leaves room for {max_new_tokens} new tokens in {block_size}")
         self.prompts, self.ids = [prompts[i] for i in kept], [ids[i] for i in kept]
+        self.limits = [limits[i] for i in kept]
         self.too_long = len(prompts) - len(kept)
         self.by_length: dict[int, list[int]] = {}
         for i, x in enumerate(self.ids):
@@ -156,18 +171,21 @@ def rollout_prompts(pool: PromptPool, seed: int, rollout: int, rank: int, world:
 
 # ---- sampling and scoring -----------------------------------------------------------------
 @torch.no_grad()
-def sample_rollout(policy, prompt_ids: list[list[int]], seeds: list[int], s: PolicySection, stop_ids, pad_id) -> dict:
-    """Sample one response per prompt (rows with equal prompt lengths decode together) into right-padded tensors:
-    tokens (N, L), prompt_lengths (N,), mask (N, R) True at response tokens, ended (N,) True where a stop id ended it.
+def sample_rollout(policy, prompt_ids: list[list[int]], seeds: list[int], s: PolicySection, stop_ids, pad_id,
+                   limits: list[int] | None = None) -> dict:  # fmt: skip
+    """Sample one response per prompt, of at most limits[i] tokens (default: s.max_new_tokens; rows with equal prompt
+    lengths and limits decode together) into right-padded tensors: tokens (N, L), prompt_lengths (N,), mask (N, R)
+    True at response tokens, ended (N,) True where a stop id ended it.
     """
     device = next(policy.parameters()).device
     responses: list[list[int]] = [[] for _ in prompt_ids]
-    groups: dict[int, list[int]] = {}
+    limits = limits or [s.max_new_tokens] * len(prompt_ids)
+    groups: dict[tuple[int, int], list[int]] = {}
     for i, p in enumerate(prompt_ids):
-        groups.setdefault(len(p), []).append(i)
-    for rows in groups.values():
+        groups.setdefault((len(p), limits[i]), []).append(i)
+    for (_, limit), rows in groups.items():
         idx = torch.tensor([prompt_ids[i] for i in rows], device=device)
-        new = sample_rows(policy, idx, s.max_new_tokens, [seeds[i] for i in rows], s.temperature, stop_ids).tolist()
+        new = sample_rows(policy, idx, limit, [seeds[i] for i in rows], s.temperature, stop_ids).tolist()
         for i, ids in zip(rows, new):
             responses[i] = next((ids[: k + 1] for k, t in enumerate(ids) if t in stop_ids), ids)
     N, R = len(prompt_ids), max(len(r) for r in responses)
@@ -234,7 +252,8 @@ def sample_and_score(model, chosen: list[int], seeds: list[int], pool: PromptPoo
     stop_ids, pad_id = (tokenizer.special_id("<|end|>"), tokenizer.eos_id), tokenizer.special_id("<|pad|>")
     t = time.perf_counter()
     with autocast(device, dtype):
-        data = sample_rollout(model, [pool.ids[i] for i in chosen], seeds, s, stop_ids, pad_id)
+        data = sample_rollout(model, [pool.ids[i] for i in chosen], seeds, s, stop_ids, pad_id,
+                              [pool.limits[i] for i in chosen])  # fmt: skip
     seconds = time.perf_counter() - t
     data = {name: v.to(device) for name, v in data.items()}
     prompts = [pool.prompts[i] for i in chosen]
@@ -371,7 +390,8 @@ class PolicySetup:
         model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
         check_reference(s.ref, source, model_config.block_size)  # a causal GPT with the policy's tokenizer, context
         ref = load_run(s.ref, ctx.device).model.requires_grad_(False)
-        pool = PromptPool(reward.task, s.prompts, t.seed, tokenizer, model_config.block_size, s.max_new_tokens)
+        pool = PromptPool(reward.task, s.prompts, t.seed, tokenizer, model_config.block_size, s.max_new_tokens,
+                          s.chat_max_new_tokens)  # fmt: skip
         buffer = RolloutBuffer(t.seed, ctx.dist.rank, ctx.dist.world_size, t.grad_accum, t.batch_size, s)
         dtype = resolve_dtype(t.dtype, ctx.device)
         return cls(source, record, init_run, tokenizer, model_config, reward, ref, pool, buffer, dtype)
