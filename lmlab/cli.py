@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences."
     )
+    from lmlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"lmlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run", help="the whole default pipeline on the built-in corpus, with a report")
@@ -471,8 +474,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMAND_GROUPS = {  # what `lmlab` alone lists, in the story's order (tests check that every command is listed)
+    "the whole story": ("run",),
+    "stage 1, pre-training": ("pretrain", "sample", "eval"),
+    "stage 2, fine-tuning and chat": ("sft", "chat"),
+    "stage 3, preferences and reinforcement learning": ("pairs", "reward", "dpo", "ppo", "grpo", "frontier"),
+    "before the Transformer": ("compare", "translate-train", "translate"),
+    "inside the model, serving and interop": ("inspect", "serve", "export", "import", "data"),
+}
+
+
+def command_list(parser: argparse.ArgumentParser) -> str:
+    """The commands, one line each with their help, grouped by stage (as `git` alone lists its commands)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    width = max(map(len, helps))
+    lines = [parser.format_usage().strip(), "", parser.description, ""]
+    for group, names in COMMAND_GROUPS.items():
+        lines += [f"{group}:", *(f"   {name:<{width}}  {helps[name]}" for name in names), ""]
+    lines.append("'lmlab COMMAND --help' shows a command's options; docs/index.md has every page.")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        print(command_list(parser))
+        return 0
     args = parser.parse_args(argv)
     try:
         args.fn(args)

@@ -1,3 +1,4 @@
+import argparse
 import hashlib
 import subprocess
 import sys
@@ -5,7 +6,8 @@ import sys
 import pytest
 import yaml
 
-from lmlab.cli import main
+import lmlab
+from lmlab.cli import build_parser, main
 
 TINY = ["--preset", "tiny", "--no-progress", "--dtype", "float32"]
 
@@ -59,6 +61,23 @@ def test_help_lists_commands_and_documents_options():
         "--lr",
     ):
         assert flag in out
+
+
+def test_lmlab_alone_lists_every_command_once_grouped_by_stage_and_exits_0():
+    done = subprocess.run([sys.executable, "-m", "lmlab"], capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stderr
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    listed = [line.split()[0] for line in done.stdout.splitlines() if line.startswith("   ")]
+    assert sorted(listed) == sorted(commands)  # each command once, none missing, none unknown
+    headings = [line for line in done.stdout.splitlines() if line.endswith(":")]
+    assert headings[:2] == ["the whole story:", "stage 1, pre-training:"] and listed[:2] == ["run", "pretrain"]
+    assert "   dpo " in done.stdout and "DPO, cDPO" in done.stdout  # with each command's help
+
+
+def test_version():
+    done = subprocess.run([sys.executable, "-m", "lmlab", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"lmlab {lmlab.__version__}"
 
 
 def run_error(argv, capsys):
