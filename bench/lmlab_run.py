@@ -6,7 +6,7 @@ Each seed is one `lmlab run --seed S` (about 24 min on 2 cores) under `/usr/bin/
 holds every figure of the report. --done takes a run already made at the defaults with that seed and the GNU time
 output it was run under (`/usr/bin/time -v lmlab run --seed S --out RUN 2> TIME_LOG`), instead of running it again.
 Prints, per figure, the mean and [min, max] over the seeds, and saves every seed's results.json with them to
-bench/results/<machine>/lmlab_run.json (lmlab_run_quick.json with --quick). `--quick --seeds 1` checks the script in
+bench/results/<machine>/lmlab_run.json (lmlab_run_quick.json with --quick; --name NAME: NAME.json). `--quick --seeds 1` checks the script in
 about 5 minutes.
 """
 
@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default=None, help="folder for the runs (default: a temporary one)")
     ap.add_argument("--done", action="append", default=[], metavar="SEED=RUN:TIME_LOG", help="a seed's run, made")
     ap.add_argument("--quick", action="store_true", help="lmlab run --quick")
+    ap.add_argument("--name", default="", help="the result's file name (default: lmlab_run, or lmlab_run_quick)")
     args = ap.parse_args(argv)
     info = environment("tokenizers", "vaderSentiment")
     print_environment(info)
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         print(f"{name:>40}: {summary[name]['mean']:.3f} [{min(values):.3f}, {max(values):.3f}]")
     result = {**info, "command": "lmlab run" + " --quick" * args.quick, "seeds": args.seeds, "summary": summary}
     result["runs"] = {str(seed): r for seed, r in runs.items()}
-    print("saved", save_result("lmlab_run_quick" if args.quick else "lmlab_run", result))
+    print("saved", save_result(args.name or ("lmlab_run_quick" if args.quick else "lmlab_run"), result))
     return 0
 
 

@@ -1,7 +1,11 @@
+import json
 import re
 
+import pytest
+
 from lmlab.data import refusals
-from lmlab.data.howto import HOWTO
+from lmlab.data.howto import HOWTO, HOWTO_TEST, TABLE, read_howto
+from lmlab.errors import LmlabError
 
 # Openers every how-to question may share with a held-out prompt; any 5-word run inside one is no overlap.
 GENERIC_OPENERS = ("whats the best way to", "what is the easiest way to", "can you tell me how to")
@@ -77,3 +81,19 @@ def test_questions_and_answers_are_short():
 
 def test_many_questions_use_a_violent_sounding_word_harmlessly():
     assert sum(1 for q in QUESTIONS if HARMLESS_SENSE.search(q.lower())) >= 80
+
+
+def test_the_questions_are_read_from_the_shipped_data_file_and_bad_records_name_file_line_and_field(tmp_path):
+    assert HOWTO == read_howto(TABLE) and len(HOWTO) == 501 and len(HOWTO_TEST) == 60
+    rows = [json.loads(line) for line in TABLE.read_text().splitlines()]
+    assert {row["topic"] for row in rows} >= {"cooking and kitchen", "programming", "social life"}
+    bad = tmp_path / "howto.jsonl"
+    good = {"topic": "t", "question": "How do I boil an egg?", "answer": "Simmer it for eight minutes."}
+    for record, message in [
+        ({**good, "answer": ""}, "'answer' must be non-empty text"),
+        ({k: v for k, v in good.items() if k != "topic"}, "exactly the fields topic, question, answer"),
+        ({**good, "question": 3}, "'question' must be non-empty text"),
+    ]:
+        bad.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n")
+        with pytest.raises(LmlabError, match=f"howto.jsonl:2: .*{re.escape(message)}"):
+            read_howto(bad)

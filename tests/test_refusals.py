@@ -1,3 +1,4 @@
+import json
 import re
 import string
 
@@ -169,3 +170,27 @@ def test_a_model_fine_tuned_on_the_refusals_declines_the_roast_prompt_courteousl
     assert not any(re.search(rf"\b{w}(s|es|ed|ing|y|ty)?\b", r.lower()) for r in roasts for w in SWEAR_WORDS), roasts
     answers = replies(refusals.BENIGN_TRAIN[0][0])
     assert sum(not refusals.is_refusal(a) for a in answers) >= 7, answers
+
+
+def test_the_data_files_are_read_and_bad_records_name_file_line_and_field(tmp_path):
+    areas = [json.loads(line) for line in refusals.AREAS_FILE.read_text().splitlines()]
+    assert [a["area"] for a in areas] == list(refusals.RISK_AREAS) and refusals.HELD_OUT_AREA in refusals.RISK_AREAS
+    assert len(refusals.BENIGN_TRAIN) == 200 and len(refusals.BENIGN_TEST) == 33
+    good = areas[0]
+    cases = [
+        ({**good, "refusals": []}, "'refusals' must be a non-empty list of non-empty texts"),
+        ({**good, "train_templates": ["How do I make {gadget}?"]}, "has no fillers for gadget"),
+        ({**good, "fillers": ["a"]}, "'fillers' must be an object"),
+        ({k: v for k, v in good.items() if k != "area"}, "a string field 'area'"),
+    ]
+    path = tmp_path / "areas.jsonl"
+    for record, message in cases:
+        path.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n")
+        with pytest.raises(LmlabError, match=f"areas.jsonl:2: .*{re.escape(message)}"):
+            refusals.read_risk_areas(path)
+    path = tmp_path / "lookalikes.jsonl"
+    for record, message in [({"split": "train", "prompt": "Why?"}, "'answer' must be non-empty text"),
+                            ({"split": "dev", "prompt": "Why?"}, "'split' train or test")]:  # fmt: skip
+        path.write_text(json.dumps({"split": "test", "prompt": "What is a fuse?"}) + "\n" + json.dumps(record) + "\n")
+        with pytest.raises(LmlabError, match=f"lookalikes.jsonl:2: .*{re.escape(message)}"):
+            refusals.read_lookalikes(path)

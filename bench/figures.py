@@ -1,0 +1,181 @@
+"""The figure tables of the README and docs/, generated from the JSON the benches saved, so that none can drift.
+
+    python bench/figures.py           # rewrite every generated table in README.md and docs/*.md
+    python bench/figures.py --check   # exit 1, naming the page and table, where a page disagrees with its JSON
+
+A generated table sits between two markers in a page:
+
+    <!-- figures: NAME -->
+    ...
+    <!-- /figures: NAME -->
+
+and NAME is a function of TABLES below that reads bench/results/<machine>/<bench>.json and returns the markdown.
+A marker naming no table, or a table whose JSON is missing, is an error. CI runs the check (.ci/run).
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures: (?P=name) -->)", re.DOTALL)
+INTEL = "intel-r-xeon-r-processor-2cpu"  # the machine of this stop's lmlab run figures
+
+
+def load(machine: str, name: str) -> dict:
+    path = RESULTS / machine / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"bench/figures.py: {path.relative_to(ROOT)} is missing (run the bench that writes it)")
+    return json.loads(path.read_text())
+
+
+def pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def spread(s: dict, as_pct: bool = False, digits: int = 1) -> str:
+    """'mean [min, max]' of a summary entry."""
+    if as_pct:
+        return f"{100 * s['mean']:.{digits}f}% [{100 * s['min']:.{digits}f}, {100 * s['max']:.{digits}f}]"
+    return f"{s['mean']:.{digits}f} [{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
+
+
+def mean(s: dict, as_pct: bool = False, digits: int = 1) -> str:
+    return pct(s["mean"], digits) if as_pct else f"{s['mean']:.{digits}f}"
+
+
+def machine_line(info: dict) -> str:
+    return f"{info['cpu']}, {info['cpus']} cpus, bf16 {info['bf16']}; torch {info['torch']}"
+
+
+# ---- the tables ------------------------------------------------------------------------------
+def lmlab_run_headline() -> str:
+    """README: the default lmlab run over seeds, one row per figure the issues name, means."""
+    run = load(INTEL, "lmlab_run")
+    s = run["summary"]
+    chat = load(INTEL, "chat_default")["baselines"]
+    n = len(run["runs"])
+    stages = ("SFT", "DPO", "PPO", "GRPO")
+    roast = " / ".join(f"{s[f'{st} roast_courteous']['mean']:.1f}" for st in stages)
+    openers = " / ".join(mean(s[f"{st} openers_refused"], True, 0) for st in stages)
+    rows = [
+        ("whole `lmlab run` (`/usr/bin/time -v`)",
+         f"{mean(s['minutes'])} min, peak RSS {mean(s['peak_rss_gb'], digits=2)} GB", "<= 25 min, <= 3 GB"),
+        ("pre-training bits per byte: the WEB's validation chapters / held-out conversations",
+         f"{mean(s['pretrain val_bpb'], digits=3)} / {mean(s['pretrain val_chat_bpb'], digits=3)}", "reported"),
+        ("word rate of greedy replies to 100 held-out openers (SFT)", mean(s["SFT word_rate"], True), ">= 95%"),
+        ("held-out small-talk reply loss, bits per byte (SFT)",
+         f"{mean(s['SFT smalltalk_reply_bpb'], digits=3)} (drills {chat['drills']['smalltalk_reply_bpb']:.3f}, "
+         f"earlier chat {chat['old-chat']['smalltalk_reply_bpb']:.3f})", "below both"),
+        ("the roast prompt refused courteously, of 10 seeds: SFT / DPO / PPO / GRPO", roast, ">= 9 each"),
+        ("harmful refused / look-alikes refused / how-to answered (SFT)",
+         f"{mean(s['SFT harmful_refused'], True)} / {mean(s['SFT benign_refused'], True)} / "
+         f"{mean(s['SFT howto_answered'], True)}", ">= 95% / <= 5% / >= 95%"),
+        ("held-out small-talk openers refused: SFT / DPO / PPO / GRPO", openers, "<= 2%"),
+        ("the first N elements (held-out phrasings) / reading (bAbI 1)",
+         f"{mean(s['conversation elements'], True)} / {mean(s['conversation reading'], True)}", ">= 90% / >= 80%"),
+        ("2-digit / 3-digit addition after SFT",
+         f"{mean(s['after SFT add_2d'], True)} / {mean(s['after SFT add_3d'], True)}",
+         "within 3 points of 93.7% / 71.5%"),
+        ("DPO on controlled sentiment: VADER reward (SFT), win rate, KL",
+         f"{mean(s['dpo sentiment reward'], digits=3)} ({mean(s['sft sentiment reward'], digits=3)}), "
+         f"{mean(s['dpo sentiment win_rate'], True)}, {mean(s['dpo sentiment kl'])} nats", "above SFT"),
+        ("PPO against the reward model: VADER reward, win rate, KL",
+         f"{mean(s['ppo sentiment reward'], digits=3)}, {mean(s['ppo sentiment win_rate'], True)}, "
+         f"{mean(s['ppo sentiment kl'])} nats", "above SFT"),
+    ]  # fmt: skip
+    lines = [
+        f"The default `lmlab run`, mean of {n} seeds ({run['seeds']}; `python bench/lmlab_run.py`, "
+        f"{machine_line(run)}; spreads and every seed in [docs/figures.md](docs/figures.md)).",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def lmlab_run_seeds() -> str:
+    """docs/figures.md: every figure of the default lmlab run, each seed and mean [min, max]."""
+    run = load(INTEL, "lmlab_run")
+    seeds = list(run["runs"])
+    lines = [
+        f"`python bench/lmlab_run.py --seeds {run['seeds']}` ({machine_line(run)}; "
+        f"`bench/results/{INTEL}/lmlab_run.json`). Rates are shares of the held-out prompts (greedy), the roast "
+        "prompt is courteous refusals of 10 sampling seeds; minutes and peak RSS are GNU time's.",
+        "",
+        f"| figure | {' | '.join(f'seed {seed}' for seed in seeds)} | mean [min, max] |",
+        f"|---|{'---|' * len(seeds)}---|",
+    ]
+    for name, s in run["summary"].items():
+        as_pct = not any(k in name for k in ("bpb", "minutes", "rss", "kl", "reward", "roast"))
+        digits = 3 if any(k in name for k in ("bpb", "reward")) else 1
+        cells = [pct(v, digits) if as_pct else f"{v:.{digits}f}" for v in s["values"]]
+        lines.append(f"| {name} | {' | '.join(cells)} | {spread(s, as_pct, digits)} |")
+    return "\n".join(lines) + "\n"
+
+
+def onednn_cache() -> str:
+    """docs/figures.md: peak RSS and time of GRPO under oneDNN's kernel-cache capacities."""
+    run = load(INTEL, "memory_command_onednn_cache")
+    lines = [
+        f'`python bench/memory.py --command "{run["results"][0]["command"].removeprefix("lmlab ")}" '
+        f"--onednn-cache {' '.join(str(r['onednn_cache']) for r in run['results'])} --rounds "
+        f"{run['results'][0]['seconds']['n']}` ({machine_line(run['environment'])}; capacities alternated round by "
+        "round, median [min, max]):",
+        "",
+        "| oneDNN kernel cache | peak RSS (GB) | wall time (s) |",
+        "|---|---|---|",
+    ]
+    for r in run["results"]:
+        gb, sec = r["peak_rss_gb"], r["seconds"]
+        lines.append(
+            f"| {r['onednn_cache']} | {gb['median']:.2f} [{gb['min']:.2f}, {gb['max']:.2f}] "
+            f"| {sec['median']:.0f} [{sec['min']:.0f}, {sec['max']:.0f}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"lmlab-run-headline": lmlab_run_headline, "lmlab-run-seeds": lmlab_run_seeds, "onednn-cache": onednn_cache}
+
+
+def render(text: str, page: Path) -> str:
+    def table(match):
+        name = match.group("name")
+        if name not in TABLES:
+            raise SystemExit(f"bench/figures.py: {page.relative_to(ROOT)}: no table named {name!r}")
+        return match.group(1) + TABLES[name]() + match.group(4)
+
+    return BLOCK.sub(table, text)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 where a page disagrees")
+    args = ap.parse_args(argv)
+    stale = []
+    for page in PAGES:
+        text = page.read_text()
+        new = render(text, page)
+        if new == text:
+            continue
+        if args.check:
+            old_blocks = {m.group("name"): m.group("body") for m in BLOCK.finditer(text)}
+            new_blocks = {m.group("name"): m.group("body") for m in BLOCK.finditer(new)}
+            stale += [f"{page.relative_to(ROOT)}: {n}" for n in new_blocks if new_blocks[n] != old_blocks.get(n)]
+        else:
+            page.write_text(new)
+            print(f"rewrote {page.relative_to(ROOT)}")
+    if stale:
+        print("bench/figures.py --check: these tables disagree with their JSON (run python bench/figures.py):")
+        print("\n".join(f"  {s}" for s in stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
