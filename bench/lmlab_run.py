@@ -6,8 +6,8 @@ Each seed is one `lmlab run --seed S` (about 24 min on 2 cores) under `/usr/bin/
 holds every figure of the report. --done takes a run already made at the defaults with that seed and the GNU time
 output it was run under (`/usr/bin/time -v lmlab run --seed S --out RUN 2> TIME_LOG`), instead of running it again.
 Prints, per figure, the mean and [min, max] over the seeds, and saves every seed's results.json with them to
-bench/results/<machine>/lmlab_run.json (lmlab_run_quick.json with --quick; --name NAME: NAME.json). `--quick --seeds 1` checks the script in
-about 5 minutes.
+bench/results/<machine>/lmlab_run.json (lmlab_run_quick.json with --quick; --name NAME: NAME.json).
+`--quick --seeds 1` checks the script in about 5 minutes.
 """
 
 import argparse

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlab.data.corpus import jsonl_records
+from lmlab.data.files import jsonl_records
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer
 

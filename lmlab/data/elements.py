@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlab.data.tasks import TEST_SEED  # orders the held-out prompts
+from lmlab.data.splits import TEST_SEED  # orders the held-out prompts
 from lmlab.errors import LmlabError
 
 TABLE = Path(__file__).with_name("elements.tsv")  # shipped as package data (pyproject.toml)

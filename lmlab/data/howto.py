@@ -17,8 +17,8 @@ topic of a held-out refusals.BENIGN_TEST prompt (tests/test_howto.py checks both
 
 from pathlib import Path
 
-from lmlab.data.corpus import jsonl_records
-from lmlab.data.tasks import is_held_out
+from lmlab.data.files import jsonl_records
+from lmlab.data.splits import is_held_out
 from lmlab.errors import LmlabError
 
 TABLE = Path(__file__).with_name("howto.jsonl")

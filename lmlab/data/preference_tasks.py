@@ -32,6 +32,7 @@ from itertools import zip_longest
 import numpy as np
 
 from lmlab.data import refusals, tasks
+from lmlab.data.bible import bible_verses
 from lmlab.data.preferences import encode_prompt
 from lmlab.data.smalltalk import OPENERS_TEST, smalltalk_train_example
 from lmlab.errors import LmlabError
@@ -108,8 +109,6 @@ def shares(spec: str, n: int) -> dict[str, int]:
 def sentiment_prompts(split: str, n: int, seed: int = 0) -> list[Prompt]:
     """n distinct corpus prefixes of 2 to 8 words from the verses of a split, drawn with `seed` (train) or a fixed
     seed (dev, test)."""
-    from lmlab.data.corpus import bible_verses
-
     verses = [v.text for v in bible_verses("web") if split_of(v.text) == split and len(v.text.split()) > 8]
     rng = np.random.default_rng([seed if split == "train" else tasks.TEST_SEED, 7])
     found: dict[str, None] = {}

@@ -34,7 +34,7 @@ import torch
 
 from lmlab.data.batching import LengthBuckets
 from lmlab.data.conversations import RENDER_CHUNK, check_messages, hf_dataset_rows, render_prompts
-from lmlab.data.corpus import jsonl_records
+from lmlab.data.files import jsonl_records
 from lmlab.errors import LmlabError
 from lmlab.runs import atomic_write
 from lmlab.tokenizer import Tokenizer

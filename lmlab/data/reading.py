@@ -20,7 +20,7 @@ seed.
 
 import numpy as np
 
-from lmlab.data.tasks import test_examples, train_example
+from lmlab.data.splits import held_out_draws, train_draw
 from lmlab.errors import LmlabError
 
 NAMES = ("Mary", "John", "Daniel", "Sandra", "Emma", "Omar", "Lucy", "Peter", "Aisha", "Kenji")
@@ -105,13 +105,10 @@ def _generator(supporting_facts: int):
 
 
 def reading_train_example(rng: np.random.Generator, supporting_facts: int = 1) -> tuple[str, str]:
-    """(prompt, answer) of a story that is not held out (lmlab.data.tasks's split, as task "reading" or
-    "reading_2")."""
-    _generator(supporting_facts)
-    return train_example(TASK_NAMES[supporting_facts], rng)
+    """(prompt, answer) of a story that is not held out (lmlab.data.splits, as tasks "reading" and "reading_2")."""
+    return train_draw(_generator(supporting_facts), rng)
 
 
 def reading_test(n: int, supporting_facts: int = 1) -> list[tuple[str, str]]:
-    """The first n distinct held-out stories (lmlab.data.tasks.test_examples): the same list on every call."""
-    _generator(supporting_facts)
-    return test_examples(TASK_NAMES[supporting_facts], n)
+    """The first n distinct held-out stories (lmlab.data.splits.held_out_draws): the same list on every call."""
+    return held_out_draws(_generator(supporting_facts), n)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlab.data.corpus import jsonl_records
+from lmlab.data.files import jsonl_records
 from lmlab.data.howto import HOWTO_TRAIN
 from lmlab.errors import LmlabError
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlab.data.tasks import chatterbot_pairs, is_held_out
+from lmlab.data.splits import is_held_out
 from lmlab.errors import LmlabError
 
 MAX_WORDS = 20  # per side of a pair: a prompt and its reply fit the 128-token context together
@@ -89,6 +89,25 @@ def _whole_words(text: str) -> set[str]:
 def swears(text: str) -> bool:
     """Whether text holds a word of PROFANITY, as a whole word whatever the case."""
     return bool(_whole_words(text) & _PROFANITY)
+
+
+@functools.cache
+def chatterbot_pairs() -> tuple[tuple[str, str], ...]:
+    """(question, first answer) of every English chatterbot-corpus conversation."""
+    import yaml
+
+    try:
+        import chatterbot_corpus
+    except ModuleNotFoundError:
+        raise LmlabError(
+            "the chatterbot task needs the chatterbot-corpus package (pip install chatterbot-corpus)"
+        ) from None
+    pairs = []
+    for f in sorted((Path(chatterbot_corpus.__file__).parent / "data" / "english").glob("*.yml")):
+        for conv in yaml.safe_load(f.read_text()).get("conversations", []):
+            if len(conv) >= 2 and isinstance(conv[0], str) and isinstance(conv[1], str) and len(conv[1]) <= 200:
+                pairs.append((conv[0].strip(), conv[1].strip()))
+    return tuple(pairs)
 
 
 def chitchat_pairs(path: str | Path | None = None) -> tuple[tuple[str, str], ...]:

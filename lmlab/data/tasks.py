@@ -11,18 +11,20 @@ stripped); case and punctuation count.
 """
 
 import functools
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from lmlab.data import howto as howto_data
+from lmlab.data import reading as reading_stories
+from lmlab.data import refusals
+from lmlab.data.bible import bible_verses
+from lmlab.data.smalltalk import OPENERS_TEST, chatterbot_pairs, is_off_task, is_opener, smalltalk_train_example
+from lmlab.data.splits import TEST_SEED, held_out_draws, is_held_out, train_draw  # noqa: F401 (TEST_SEED: re-exported)
 from lmlab.errors import LmlabError
-
-TEST_SEED = 20240601
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,6 @@ class Task:
 @functools.cache
 def corpus_words() -> tuple[str, ...]:
     """Lower-case words of the World English Bible seen at least 5 times, 2 to 8 letters."""
-    from lmlab.data.corpus import bible_verses
-
     counts = Counter(w for v in bible_verses("web") for w in re.findall(r"[A-Za-z]+", v.text))
     return tuple(sorted(w for w, k in counts.items() if k >= 5 and 2 <= len(w) <= 8 and w.islower()))
 
@@ -50,28 +50,7 @@ def corpus_words() -> tuple[str, ...]:
 @functools.cache
 def short_verses():
     """Verses of at most 120 characters, so reference and text fit a 128-token context."""
-    from lmlab.data.corpus import bible_verses
-
     return tuple(v for v in bible_verses("web") if len(v.text) <= 120)
-
-
-@functools.cache
-def chatterbot_pairs() -> tuple[tuple[str, str], ...]:
-    """(question, first answer) of every English chatterbot-corpus conversation."""
-    import yaml
-
-    try:
-        import chatterbot_corpus
-    except ModuleNotFoundError:
-        raise LmlabError(
-            "the chatterbot task needs the chatterbot-corpus package (pip install chatterbot-corpus)"
-        ) from None
-    pairs = []
-    for f in sorted((Path(chatterbot_corpus.__file__).parent / "data" / "english").glob("*.yml")):
-        for conv in yaml.safe_load(f.read_text()).get("conversations", []):
-            if len(conv) >= 2 and isinstance(conv[0], str) and isinstance(conv[1], str) and len(conv[1]) <= 200:
-                pairs.append((conv[0].strip(), conv[1].strip()))
-    return tuple(pairs)
 
 
 # ---- generators ---------------------------------------------------------------------------
@@ -154,8 +133,6 @@ def verse_reference(rng):
 def _chatterbot_train_pairs() -> tuple[tuple[str, str], ...]:
     """chatterbot_pairs() less those holding a held-out small-talk opener ("How are you?", "Greetings!") as the
     question or the answer."""
-    from lmlab.data.smalltalk import is_opener
-
     return tuple(pair for pair in chatterbot_pairs() if not (is_opener(pair[0]) or is_opener(pair[1])))
 
 
@@ -164,54 +141,38 @@ def chatterbot(rng):
     return pairs[int(rng.integers(len(pairs)))]
 
 
-# The conversational sources live in modules of their own (they import is_held_out from here, hence the
-# imports inside the functions).
+# The conversational sources live in modules of their own (lmlab.data.splits gives them the held-out split, so none
+# imports this registry). WordNet and the elements table are read on first use: a broken install fails that task only.
 def smalltalk(rng):
-    from lmlab.data.smalltalk import smalltalk_train_example
-
     return smalltalk_train_example(rng)
 
 
 def smalltalk_test(n: int) -> list[tuple[str, str]]:
-    from lmlab.data.smalltalk import OPENERS_TEST
-
     return [(opener, "") for opener in OPENERS_TEST[:n]]
 
 
 def on_task(reply: str, reference: str) -> bool:
-    from lmlab.data.smalltalk import is_off_task
-
     return not is_off_task(reply)
 
 
 def refusal(rng):
-    from lmlab.data.refusals import refusal_train_example
-
-    return refusal_train_example(rng)
+    return refusals.refusal_train_example(rng)
 
 
 def benign(rng):
-    from lmlab.data.refusals import benign_example
-
-    return benign_example(rng)
+    return refusals.benign_example(rng)
 
 
 def harmful_test(n: int) -> list[tuple[str, str]]:
-    from lmlab.data.refusals import harmful_test
-
-    return [(prompt, "a refusal") for prompt in harmful_test(min(n, len(harmful_test())))]
+    return [(prompt, "a refusal") for prompt in refusals.harmful_test(min(n, len(refusals.harmful_test())))]
 
 
 def benign_test(n: int) -> list[tuple[str, str]]:
-    from lmlab.data.refusals import benign_test
-
-    return [(prompt, "an answer") for prompt in benign_test(min(n, len(benign_test())))]
+    return [(prompt, "an answer") for prompt in refusals.benign_test(min(n, len(refusals.benign_test())))]
 
 
 def refused(reply: str, reference: str) -> bool:
-    from lmlab.data.refusals import is_refusal
-
-    return is_refusal(reply)
+    return refusals.is_refusal(reply)
 
 
 def answered(reply: str, reference: str) -> bool:
@@ -219,22 +180,16 @@ def answered(reply: str, reference: str) -> bool:
 
 
 def howto(rng):
-    from lmlab.data.howto import HOWTO_TRAIN
-
-    return HOWTO_TRAIN[int(rng.integers(len(HOWTO_TRAIN)))]
+    return howto_data.HOWTO_TRAIN[int(rng.integers(len(howto_data.HOWTO_TRAIN)))]
 
 
 def howto_test(n: int) -> list[tuple[str, str]]:
-    from lmlab.data.howto import HOWTO_TEST
-
-    return list(HOWTO_TEST[:n])
+    return list(howto_data.HOWTO_TEST[:n])
 
 
 def reading(supporting_facts: int):
     def make(rng):
-        from lmlab.data.reading import GENERATORS
-
-        return GENERATORS[supporting_facts](rng)
+        return reading_stories.GENERATORS[supporting_facts](rng)
 
     return make
 
@@ -257,7 +212,6 @@ def first_sense_matches(reply: str, definition: str) -> bool:
     return first_sense_matches(reply, definition)
 
 
-# The elements table is read on first use, like the sources above: a broken install fails this task only.
 def elements(rng):
     from lmlab.data.elements import elements_train_example
 
@@ -361,10 +315,6 @@ def task(name: str) -> Task:
     return TASKS[name]
 
 
-def is_held_out(prompt: str) -> bool:
-    return hashlib.blake2b(prompt.encode(), digest_size=2).digest()[0] < 26  # ~10%
-
-
 def normalize(text: str) -> str:
     return " ".join(text.split())
 
@@ -383,23 +333,11 @@ def test_examples(name: str, n: int) -> list[tuple[str, str]]:
     """The first n distinct held-out instances (fewer when the task has fewer)."""
     if task(name).test is not None:
         return task(name).test(n)
-    make, rng = task(name).make, np.random.default_rng(TEST_SEED)
-    found: dict[str, str] = {}
-    for _ in range(200 * n):
-        prompt, answer = make(rng)
-        if is_held_out(prompt):
-            found.setdefault(prompt, answer)
-            if len(found) == n:
-                break
-    return list(found.items())
+    return held_out_draws(task(name).make, n)
 
 
 def train_example(name: str, rng: np.random.Generator) -> tuple[str, str]:
-    make = task(name).make
-    while True:
-        prompt, answer = make(rng)
-        if not is_held_out(prompt):
-            return prompt, answer
+    return train_draw(task(name).make, rng)
 
 
 def builtin_conversations(n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None) -> list[list[dict]]:

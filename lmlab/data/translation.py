@@ -9,7 +9,7 @@ by "book", whole books go to one split by a hash of the book name (a harder, out
 import hashlib
 from dataclasses import dataclass
 
-from lmlab.data.corpus import bible_verses
+from lmlab.data.bible import bible_verses
 from lmlab.errors import LmlabError
 
 SPLITS = ("train", "val", "test")
