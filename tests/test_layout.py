@@ -1,4 +1,5 @@
-"""The code's layout: no import circle among lmlab's modules, counting the imports inside functions."""
+"""The code's layout: no import circle among lmlab's modules (counting the imports inside functions), and no module
+longer than a reader can hold (600 lines)."""
 
 import ast
 from pathlib import Path
@@ -54,3 +55,10 @@ def test_no_module_of_lmlab_imports_itself_back_through_others():
 def test_the_cycle_finder_finds_a_circle():
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_is_over_600_lines():
+    long = {
+        str(f.relative_to(LMLAB.parent)): n for f in LMLAB.rglob("*.py") if (n := len(f.read_text().splitlines())) > 600
+    }
+    assert long == {}
