@@ -16,8 +16,10 @@ from safetensors.torch import load_file
 
 from lmlab import cli
 from lmlab.config import TrainConfig
+from lmlab.data.preference_tasks import Prompt, fitting, task_prompts
 from lmlab.data.preferences import collate_pairs, prepare_pairs
 from lmlab.errors import LmlabError
+from lmlab.eval.judges import load_judge
 from lmlab.eval.preference import evaluate_preference, response_logps
 from lmlab.inference.generate import sample_text
 from lmlab.runs import RunFolder, load_run
@@ -280,10 +282,18 @@ def test_response_logps_is_the_sum_of_the_response_tokens_log_probs(policy, monk
 
 def test_evaluate_preference_of_a_dpo_run_gives_reward_win_rate_and_kl(dpo_run, policy):
     result = evaluate_preference(dpo_run, "sentiment", n=6, max_new_tokens=6, device="cpu")
-    assert result["prompts"] == 6 and result["prompts_too_long"] == 0
-    assert -1 <= result["reward"] <= 1 and result["against"] == str(policy)
-    assert 0 <= result["win_rate"] <= 1 and math.isfinite(result["kl"])
-    assert len(result["examples"]) == 6
+    assert result["prompts"] == 6 and result["prompts_too_long"] == 0 and result["against"] == str(policy)
+    examples = result["examples"]  # every prompt's response, with VADER's score of it
+    assert len(examples) == 6 and [e["prompt"] for e in examples] == [
+        p.text for p in task_prompts("sentiment", "test", 6)
+    ]
+    vader = load_judge("sentiment")
+    assert [e["reward"] for e in examples] == vader.score(
+        [Prompt(e["prompt"]) for e in examples], [e["response"] for e in examples]
+    )
+    assert result["reward"] == pytest.approx(sum(e["reward"] for e in examples) / 6)
+    assert (12 * result["win_rate"]).is_integer()  # 6 comparisons, a tie counts a half
+    assert math.isfinite(result["kl"])
 
 
 def test_dpo_without_init_or_data_is_a_user_error(pairs):
@@ -310,36 +320,40 @@ def short_context_run(root):
     return tiny_run(root, corpus_lines(), "short", block_size=24)
 
 
-def test_a_reference_with_a_shorter_context_than_the_policy_is_refused_or_fitted(
+def test_a_reference_with_a_shorter_context_than_the_policy_is_refused_in_one_line(
     policy, pairs, short_context_run, tmp_path, capsys
 ):
+    """It could not score the pairs the policy scores: refused before any run folder is made."""
     assert RunFolder(short_context_run).tokenizer().sha256() == RunFolder(policy).tokenizer().sha256()
     args = ["dpo", "--init", str(policy), "--ref", str(short_context_run), "--data", str(pairs), "--out",
             str(tmp_path / "d"), "--max-iters", "1", "--dtype", "float32", "--no-progress"]  # fmt: skip
-    if cli.main(args) == 2:  # refused in one line, or else trained on pairs cut to the shorter context
-        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "context (24 tokens) is shorter than the policy's" in err[0]
+    assert not (tmp_path / "d").exists()
 
 
-def test_evaluate_preference_against_a_run_with_a_shorter_context_is_refused_or_fitted(dpo_run, short_context_run):
-    try:
-        result = evaluate_preference(
-            dpo_run, "sentiment", against=short_context_run, n=6, max_new_tokens=6, device="cpu"
-        )
-    except LmlabError:
-        return
-    assert 0 <= result["win_rate"] <= 1
+def test_evaluate_preference_against_a_run_with_a_shorter_context_asks_only_the_prompts_both_fit(
+    dpo_run, short_context_run
+):
+    result = evaluate_preference(dpo_run, "sentiment", against=short_context_run, n=40, max_new_tokens=6, device="cpu")
+    short = load_run(short_context_run)
+    asked = task_prompts("sentiment", "test", 40)
+    fits = fitting(asked, short.tokenizer, short.model, 6)[0]  # the 24-token context leaves 18 for a prompt
+    assert 0 < result["prompts"] == len(fits) < 40 and result["prompts_too_long"] == 40 - len(fits)
+    assert result["against"] == str(short_context_run) and "win_rate" in result
 
 
-def test_the_kl_of_a_reference_free_run_never_feeds_its_tokens_to_a_reference_with_another_tokenizer(
+def test_a_reference_free_run_never_takes_a_reference_with_another_tokenizer(
     policy, pairs, other_tokenizer_run, tmp_path
 ):
-    try:
-        overrides = dict(loss="simpo", ref=str(other_tokenizer_run), max_iters=1, **FP32)
-        run = dpo(DPOConfig.build("tiny"), init=policy, data=pairs, out=tmp_path / "d", overrides=overrides)
-        result = evaluate_preference(run, "sentiment", n=4, max_new_tokens=4, device="cpu")
-    except LmlabError:
-        return
-    assert math.isfinite(result.get("kl", 0.0))
+    """Its KL is measured against the reference, so a reference whose tokens mean other text is refused up front,
+    even for simpo, whose loss never reads the reference."""
+    overrides = dict(loss="simpo", ref=str(other_tokenizer_run), max_iters=1, **FP32)
+    with pytest.raises(LmlabError, match="the reference has another tokenizer than the policy"):
+        dpo(DPOConfig.build("tiny"), init=policy, data=pairs, out=tmp_path / "d", overrides=overrides)
+    assert not (tmp_path / "d").exists()
 
 
 def test_rpo_adds_alpha_times_the_chosen_per_token_nll_to_the_dpo_loss():

@@ -9,7 +9,7 @@ import yaml
 
 from lmlab.cli import main
 from lmlab.errors import LmlabError
-from lmlab.inspect.attention import attention_weights, head_summary
+from lmlab.inspect.attention import attention_weights, head_summary, inspect_attention
 from lmlab.inspect.context import BANK, context_similarity
 from lmlab.inspect.lens import lens_distributions, logit_lens
 from lmlab.inspect.text import tokenize, word_positions
@@ -312,7 +312,7 @@ def test_bad_input_is_one_line_and_exit_code_2(runs, tmp_path, capsys):
 
 
 def test_run_report_section_inside_the_model(runs, tmp_path):
-    from lmlab.experiments.pipeline import inside_the_model
+    from lmlab.experiments.pipeline import INSIDE_TEXT, inside_the_model
 
     section, results = inside_the_model(runs["gpt"], tmp_path / "inside", "cpu")
     text = "\n".join(section)
@@ -320,4 +320,6 @@ def test_run_report_section_inside_the_model(runs, tmp_path):
     for image in [line[line.index("(") + 1 : -1] for line in section if line.startswith("![")]:
         assert (tmp_path / image).is_file()
     assert set(results["bank_similarity"]) == {"embedding", "layer 1", "layer 2"}
-    assert 0 <= results["previous_token_head"]["previous"] <= 1
+    summary = inspect_attention(runs["gpt"], INSIDE_TEXT, tmp_path / "again", "cpu").summary
+    assert results["previous_token_head"] == max(summary, key=lambda h: h["previous"])  # the most previous-token head
+    assert f"{results['previous_token_head']['previous']:.0%} of its attention" in text

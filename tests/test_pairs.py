@@ -1,6 +1,7 @@
 """Stage 3's data: pairing a policy's own samples (lmlab.stages.pairs), and the judges that rank them."""
 
 import json
+import math
 
 import pytest
 
@@ -155,7 +156,10 @@ def test_task_pairs_are_written_read_back_and_counted(policy, tmp_path):
     assert identical == 0 and info["pairs"] == len(pairs) > 0
     assert info["task"] == "tasks" and info["samples_per_prompt"] == 3
     assert info["prompts"] + info["prompts_too_long"] == 10 and info["prompts"] >= len(pairs)
-    assert 0 <= info["sample_score_mean"] <= 1
+    m, samples = info["sample_score_mean"], info["prompts"] * 3  # the task judge scores each sample 0 or 1
+    assert round(m * samples) == pytest.approx(m * samples) and info["sample_score_std"] == pytest.approx(
+        math.sqrt(m * (1 - m))
+    )
     for pair in pairs:
         assert pair.conversational and pair.prompt[-1]["role"] == "user"
         assert pair.chosen.strip() and pair.rejected.strip() and pair.chosen != pair.rejected

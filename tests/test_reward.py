@@ -116,7 +116,16 @@ def test_a_reward_run_records_reward_stats_and_held_out_accuracy(policy, pairs, 
     assert stats["responses"] == 2 * record["reward_data"]["train"] and stats["std"] > 0
     assert record["reward_data"]["val"] > 0
     result = json.loads((run / "eval.json").read_text())
-    assert result["reward_stats"] == stats and 0 <= result["val_accuracy"] <= 1
+    assert result["reward_stats"] == stats
+    # the held-out accuracy is the share of held-out pairs whose chosen response the saved model scores higher
+    held = [json.loads(line) for line in pairs.read_text().splitlines()]
+    held = [row for row in held if is_held_out(json.dumps(row["prompt"], sort_keys=True))]
+    judge = load_judge(str(run))
+    chosen, rejected = (judge.score([Prompt(row["prompt"]) for row in held], [row[k] for row in held])
+                        for k in ("chosen", "rejected"))  # fmt: skip
+    assert len(held) == record["reward_data"]["val"]
+    assert result["val_accuracy"] == pytest.approx(sum(c > r for c, r in zip(chosen, rejected)) / len(held))
+    assert result["val_margin"] == pytest.approx(sum(c - r for c, r in zip(chosen, rejected)) / len(held), abs=1e-5)
     with pytest.raises(LmlabError, match="a reward model"):
         load_run(run)  # kind causal-lm
     model, tokenizer, _ = load_run(run, kind="reward-model")

@@ -1,5 +1,7 @@
 """The recurrent language models: shapes, learning, and the shared pretrain / sample / eval path."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -50,10 +52,20 @@ def test_a_few_steps_reduce_the_loss(arch):
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_generate_crops_to_block_size():
-    model = build_model(tiny("gru"))
+def test_generation_past_the_context_reads_the_last_block_size_tokens():
+    """A recurrent model has no position limit, but it was trained on block_size windows: past it, each step reads
+    the last block_size tokens from a fresh state, as the GPT does."""
+    torch.manual_seed(0)
+    model = build_model(tiny("gru")).eval()
     out = list(generate(model, [1, 2, 3], max_new_tokens=20, temperature=0, seed=0))
-    assert len(out) == 20 and all(0 <= t < 20 for t in out)
+    context = [1, 2, 3]
+    with torch.no_grad():
+        for _ in range(20):
+            context.append(int(model(torch.tensor([context[-12:]]))[0, -1].argmax()))
+    assert out == context[3:]
+    with torch.no_grad():  # and the crop matters: the whole context gives other logits
+        whole, cropped = model(torch.tensor([context]))[0, -1], model(torch.tensor([context[-12:]]))[0, -1]
+    assert not torch.allclose(whole, cropped)
 
 
 def test_pretrain_sample_eval_through_the_cli(tmp_path, capsys):
@@ -79,8 +91,11 @@ def test_pretrain_sample_eval_through_the_cli(tmp_path, capsys):
     )
     assert main(["eval", str(run), "--device", "cpu"]) == 0
     assert "val_bpb" in capsys.readouterr().out
-    # resume continues the same recurrent run
+    # resume continues the same recurrent run: the steps it had are kept, and it goes on to the new end
+    before = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     pretrain(config, resume=run, overrides={"max_iters": 8})
+    after = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert after[: len(before)] == before and max(r["step"] for r in after) == 8 > max(r["step"] for r in before)
 
 
 def test_pretrain_rejects_an_unknown_arch(tmp_path, capsys):

@@ -1,5 +1,4 @@
 import concurrent.futures
-import json
 import time
 
 import httpx
@@ -12,6 +11,7 @@ from lmlab.data.conversations import render_prompt
 from lmlab.inference.generate import generate
 from lmlab.models.config import ModelConfig
 from lmlab.models.gpt import GPT
+from lmlab.runs import load_run
 from lmlab.serve.app import Service, running_server
 from lmlab.tokenizer import SPECIAL_TOKENS, train_char
 
@@ -127,7 +127,7 @@ def error_of(response) -> dict:
     return body["error"]
 
 
-def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(server, client):
+def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(server, client, tiny):
     post = lambda path, **kw: httpx.post(f"{server}{path}", timeout=30, **kw)  # noqa: E731
     r = post("/v1/chat/completions", content=b'{"messages": [', headers={"content-type": "application/json"})
     assert r.status_code == 400 and "not valid JSON" in error_of(r)["message"]
@@ -153,7 +153,8 @@ def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(server, cli
         client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=0)
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("nope")
-    assert client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=5).choices[0].message
+    reply = client.chat.completions.create(model="tiny", messages=MESSAGES, temperature=0, max_tokens=5)
+    assert reply.choices[0].message.content == greedy_text(tiny, render_prompt(tiny[1], MESSAGES), 5)[0]
 
 
 def test_a_client_that_disconnects_mid_stream_frees_its_slot(tiny):
@@ -201,7 +202,8 @@ def test_api_key_is_required_when_set(tiny):
             openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0).models.list()
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret", max_retries=0)
         assert [m.id for m in client.models.list().data] == ["tiny"]
-        assert client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=3).choices
+        reply = client.chat.completions.create(model="tiny", messages=MESSAGES, temperature=0, max_tokens=3)
+        assert reply.choices[0].message.content == greedy_text(tiny, render_prompt(tok, MESSAGES), 3)[0]
 
 
 def test_models_and_health_describe_the_model(server):
@@ -221,9 +223,11 @@ def test_serve_on_a_run_folder(sentiment_policy):
 
     service = load_service(sentiment_policy, device="cpu")
     with running_server(service) as url:
-        r = httpx.post(f"{url}/v1/completions", json={"prompt": "a", "max_tokens": 4, "temperature": 0}).json()
-    assert r["model"] == service.name and r["usage"]["completion_tokens"] <= 4
-    assert json.dumps(r)
+        r = httpx.post(f"{url}/v1/completions", json={"prompt": "the", "max_tokens": 4, "temperature": 0}).json()
+    model, tok, _ = load_run(sentiment_policy)
+    text, reason = greedy_text((model, tok), tok.encode("the"), 4)  # what the run's own model says greedily
+    assert r["model"] == service.name and r["choices"][0]["text"] == text and r["choices"][0]["finish_reason"] == reason
+    assert r["usage"]["prompt_tokens"] == len(tok.encode("the")) and r["usage"]["completion_tokens"] <= 4
 
 
 def test_a_request_the_model_fails_on_gets_a_500_and_the_server_goes_on(tiny, capfd):

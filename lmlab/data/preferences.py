@@ -35,6 +35,7 @@ import torch
 from lmlab.data.batching import LengthBuckets
 from lmlab.data.conversations import RENDER_CHUNK, check_messages, hf_dataset_rows, render_prompts
 from lmlab.data.files import jsonl_records
+from lmlab.data.splits import is_held_out
 from lmlab.errors import LmlabError
 from lmlab.runs import atomic_write
 from lmlab.tokenizer import Tokenizer
@@ -289,9 +290,7 @@ class PairSplits:
 
 def prepare_pairs(path: str | Path, tokenizer: Tokenizer, max_tokens: int) -> PairSplits:
     """Read, split and tokenize preference data: a pair is held out for validation when its prompt's hash
-    falls in the lowest tenth (lmlab.data.tasks.is_held_out), so no validation prompt is trained on."""
-    from lmlab.data.tasks import is_held_out
-
+    falls in the lowest tenth (lmlab.data.splits.is_held_out), so no validation prompt is trained on."""
     pairs, identical = read_pairs(path)
     held = [is_held_out(json.dumps(p.prompt, sort_keys=True)) for p in pairs]
     train_pairs = [p for p, h in zip(pairs, held) if not h]
