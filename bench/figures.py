@@ -140,7 +140,101 @@ def onednn_cache() -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"lmlab-run-headline": lmlab_run_headline, "lmlab-run-seeds": lmlab_run_seeds, "onednn-cache": onednn_cache}
+EPYC = "amd-epyc-2cpu"  # the machine of the earlier stops' peer comparisons
+
+
+def ms(s: dict, digits: int = 1, unit: str = "") -> str:
+    """'mean [min, max]' of a bench/common.py summary (mean, min, max)."""
+    return f"{s['mean']:.{digits}f}{unit} [{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
+
+
+def shakespeare_peers() -> str:
+    """docs/figures.md: nanoGPT against lmlab on Tiny Shakespeare, each run's rows from its own JSON."""
+    preset, budget = load(EPYC, "shakespeare_val_with_preset"), load(EPYC, "shakespeare_val")
+    a, b = preset["summary"], budget["summary"]
+    speed = a["speedup"]
+    lines = [
+        f"{machine_line(preset['environment'])}; 3 seeds each, mean [min, max]. Run 1, "
+        "`shakespeare_val_with_preset.json` (the speedrun given 100% of nanoGPT's time):",
+        "",
+        "| side | wall clock (s) | full val loss | |",
+        "|---|---|---|---|",
+        f"| nanoGPT, its CPU recipe (2,000 iters) | {ms(a['nanogpt']['wall_s'])} "
+        f"| {ms(a['nanogpt']['val_loss'], 4)} | |",
+        f"| lmlab `shakespeare-char` (same hyper-parameters, 2,000 iters; bf16) | {ms(a['preset']['wall_s'])} "
+        f"| {ms(a['preset']['val_loss'], 4)} | nanoGPT's time / lmlab's: **{speed['ratio_of_means']:.2f}x** "
+        f"(per round {ms(speed['per_round'], 2)}; target >= {speed['target']}x) |",
+        f"| lmlab `shakespeare-speedrun` | {ms(a['best']['wall_s'])} | {ms(a['best']['val_loss'], 4)} "
+        f"| <= {a['best']['target']} in nanoGPT's time: {a['best']['rounds_reaching']} of 3 rounds |",
+        "",
+        "Run 2, `shakespeare_val.json` (the speedrun given 97% of nanoGPT's latest wall clock):",
+        "",
+        "| side | wall clock (s) | full val loss | |",
+        "|---|---|---|---|",
+        f"| nanoGPT, its CPU recipe | {ms(b['nanogpt']['wall_s'])} | {ms(b['nanogpt']['val_loss'], 4)} | |",
+        f"| lmlab `shakespeare-speedrun` (6 layers, RoPE, RMSNorm, SwiGLU, QK-norm, Muon, bf16) "
+        f"| {ms(b['best']['wall_s'])} | **{ms(b['best']['val_loss'], 4)}** | <= {b['best']['target']}: "
+        f"{'met on the mean' if b['best']['reached'] else 'missed'}, {b['best']['rounds_reaching']} of 3 rounds |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def dpo_throughput() -> str:
+    """docs/figures.md: DPO steps against TRL's DPOTrainer, both TRL attention settings."""
+    lines = [
+        "| TRL attention | lmlab pairs/s | TRL pairs/s | lmlab / TRL (medians) "
+        "| reference pass, 512 pairs: lmlab / TRL | tokens a pair computed: lmlab / TRL (real) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for attn in ("sdpa", "eager"):
+        r = load(EPYC, f"dpo_throughput_trl_{attn}")
+        t, ref, padded = r["throughput"], r["reference_pass_seconds"], r["padded_tokens_per_pair"]
+        lines.append(
+            f"| {attn} | {t['lmlab']['median']:.1f} [{t['lmlab']['min']:.1f}, {t['lmlab']['max']:.1f}] "
+            f"| {t['trl']['median']:.1f} [{t['trl']['min']:.1f}, {t['trl']['max']:.1f}] "
+            f"| **{r['ratio_of_medians']:.2f}x** | {ref['lmlab']:.2f} s / {ref['trl']:.2f} s "
+            f"| {padded['lmlab']:.1f} / {padded['trl']:.1f} ({r['tokens_per_pair']:.1f}) |"
+        )
+    env = load(EPYC, "dpo_throughput_trl_sdpa")["environment"]
+    lines += [
+        "",
+        f"({machine_line(env)}, transformers {env['transformers']}, trl {env['trl']}; "
+        "`python bench/dpo_throughput.py [--trl-attn eager]`, 5 rounds alternated, median [min, max].)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def inside_lmlab_run() -> str:
+    """docs/figures.md: inside each seed's pre-trained model of the default lmlab run (results.json's `inside`)."""
+    run = load(INTEL, "lmlab_run")
+    first = next(iter(run["runs"].values()))["results"]["inside"]
+    layers = list(first["bank_similarity"])
+    lines = [
+        f"From `bench/results/{INTEL}/lmlab_run.json` ({machine_line(run)}), the pre-trained model of each seed:",
+        "",
+        "| seed | most previous-token head: layer, head, share of its attention | *bank* river/money similarity: "
+        + ", ".join(layers)
+        + " | logit lens, mean p(next token): "
+        + ", ".join(layers)
+        + " |",
+        "|---|---|---|---|",
+    ]
+    for seed, r in run["runs"].items():
+        inside = r["results"]["inside"]
+        head = inside["previous_token_head"]
+        bank = ", ".join(f"{v:.3f}" for v in inside["bank_similarity"].values())
+        lens = ", ".join(f"{v:.3f}" for v in inside["lens_mean_p_next"].values())
+        lines.append(
+            f"| {seed} | layer {head['layer']}, head {head['head']}, {pct(head['previous'])} | {bank} | {lens} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {
+    "inside-lmlab-run": inside_lmlab_run,
+    "lmlab-run-headline": lmlab_run_headline, "lmlab-run-seeds": lmlab_run_seeds, "onednn-cache": onednn_cache,
+    "shakespeare-peers": shakespeare_peers, "dpo-throughput": dpo_throughput,
+}  # fmt: skip
 
 
 def render(text: str, page: Path) -> str:
