@@ -33,8 +33,8 @@ def main():
     page.write_text(f"<!doctype html><meta charset=utf-8><style>{STYLE}</style>{body}")
     driver = headless_chromium()
     try:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": WIDTH, "height": args.height, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+        metrics = {"width": WIDTH, "height": args.height, "deviceScaleFactor": 1, "mobile": False}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         driver.get(page.as_uri())
         time.sleep(1)  # the images load
         if args.scroll_to:
