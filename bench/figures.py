@@ -230,7 +230,73 @@ def inside_lmlab_run() -> str:
     return "\n".join(lines) + "\n"
 
 
+def med(s: dict, digits: int = 0) -> str:
+    """'median [min, max]' of a bench/common.py spread."""
+    return f"{s['median']:,.{digits}f} [{s['min']:,.{digits}f}, {s['max']:,.{digits}f}]"
+
+
+def speed_peers() -> str:
+    """docs/figures.md: training, generation and tokenizer speed against transformers, from their benches' JSON."""
+    train = load(EPYC, "train_throughput")
+    rows = []
+    for shape, r in train["results"].items():
+        t = r["tokens_per_s"]
+        compiled = t.get("lmlab compiled")
+        gain = f"{compiled['median'] / t['lmlab']['median']:.2f}x" if compiled else ""
+        if r["best_peer"]:
+            peer = r["best_peer"].removeprefix("transformers ")
+            rows.append(f"| training tok/s, {shape} | {med(t['lmlab'])} | {peer} {med(t[r['best_peer']])} "
+                        f"| **{r['ratio']:.2f}x** (compiled both: {r['compiled_ratio']:.2f}x) | {pct(r['mfu'], 0)} "
+                        f"| {gain} |")  # fmt: skip
+        else:
+            rows.append(f"| training tok/s, {shape} | {med(t['lmlab'])} | | | {pct(r['mfu'], 0)} | {gain} |")
+    gen = load(EPYC, "generation")
+    one, eight = gen["results"]["batch 1"], gen["results"]["batch 8"]
+    peers1 = {k: v for k, v in one.items() if k.startswith("transformers")}
+    best1 = max(peers1, key=lambda k: peers1[k]["median"])
+    peers8 = {k: v for k, v in eight.items() if k.startswith("transformers")}
+    best8 = max(peers8, key=lambda k: peers8[k]["median"])
+    kv = one["lmlab KV cache"]["median"]
+    rows.append(f"| generation tok/s, batch 1, 255 new tokens, fp32, 6/6/384, KV cache | {med(one['lmlab KV cache'])} "
+                f"| {best1.removeprefix('transformers ')} {med(peers1[best1])} "
+                f"| **{kv / peers1[best1]['median']:.2f}x**; "
+                f"{kv / one['lmlab recompute']['median']:.1f}x lmlab recomputing the prefix "
+                f"| {pct(kv / gen['bound_tokens_per_s'], 0)} of the bandwidth bound ({gen['bound_tokens_per_s']:,.0f} "
+                f"tok/s at {gen['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s) | |")  # fmt: skip
+    rows.append(f"| generation tok/s, batch 8 | {med(eight['lmlab generate_batch'])} "
+                f"| {best8.removeprefix('transformers ')} {med(peers8[best8])} "
+                f"| {eight['lmlab generate_batch']['median'] / peers8[best8]['median']:.2f}x | | |")  # fmt: skip
+    small = load(EPYC, "generation_cpu_small_compile")
+    c1 = small["results"]["batch 1"]
+    compiled = c1["lmlab KV cache compiled"]["median"]
+    rows.append(f"| compiled KV-cache decoding, batch 1, cpu-small shape | {med(c1['lmlab KV cache compiled'])} | | "
+                f"{compiled / c1['lmlab KV cache']['median']:.2f}x eager lmlab ({med(c1['lmlab KV cache'])}) "
+                f"| {pct(compiled / small['bound_tokens_per_s'], 0)} of the bound | |")  # fmt: skip
+    parity = load(EPYC, "bf16_parity")["pairings"]["default"]
+    rows.append(f"| bf16 / fp32 training throughput, 6/6/384, default kernels | {med(parity['ratio'], 2)}x | | | | |")
+    rows.append(f"| bf16 vs fp32 loss after 200 steps (mean of the last 20) | {parity['loss']['bf16']:.4f} vs "
+                f"{parity['loss']['fp32']:.4f} ({pct(parity['loss']['gap'], 2)} apart; largest per-step gap "
+                f"{pct(parity['loss']['worst'], 2)}) | | | | |")  # fmt: skip
+    for corpus in ("tinyshakespeare", "web"):
+        tok = load(EPYC, f"tokenizer_throughput_{corpus}")
+        rows.append(f"| BPE encoding MB/s (`tokenizers` {tok['environment']['tokenizers']}), {corpus} | "
+                    f"{med(tok['encode_mb_per_s'], 1)}; BPE training, vocab 4,096: {tok['bpe_train_s']:.2f} s "
+                    "| | | | |")  # fmt: skip
+    lines = [
+        f"{machine_line(train['environment'])}, transformers {train['environment']['transformers']}; medians "
+        "[min, max] of rounds alternated between the sides. `python bench/train_throughput.py --rounds 5 --steps 3 "
+        "--compile`, `python bench/generation.py --rounds 5` (`--compile --shape cpu-small`), "
+        "`python bench/bf16_parity.py --data TINY_SHAKESPEARE`, `python bench/tokenizer_throughput.py [--data ...]`:",
+        "",
+        "| figure | lmlab | the peer at its best | lmlab / peer | MFU or bound | `--compile` / eager lmlab |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "speed-peers": speed_peers,
     "inside-lmlab-run": inside_lmlab_run,
     "lmlab-run-headline": lmlab_run_headline, "lmlab-run-seeds": lmlab_run_seeds, "onednn-cache": onednn_cache,
     "shakespeare-peers": shakespeare_peers, "dpo-throughput": dpo_throughput,
