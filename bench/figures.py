@@ -295,7 +295,37 @@ def speed_peers() -> str:
     return "\n".join(lines) + "\n"
 
 
+def serving() -> str:
+    """docs/figures.md: lmlab serve against transformers serve, from bench/serve.py's JSON."""
+    runs = {"": load(EPYC, "serve"), " --dtype float32": load(EPYC, "serve_float32")}
+
+    def tps(r):
+        return f"{r['tokens_per_s_median']:,.0f} [{r['tokens_per_s_min']:,.0f}, {r['tokens_per_s_max']:,.0f}]"
+
+    def ttft(r):
+        return f"{r['ttft_p50_ms']:.0f} / {r['ttft_p95_ms']:.0f} ms"
+
+    lines = ["| server | 1 client, tokens/s | 8 clients, tokens/s | 8 clients / 1 | TTFT p50 / p95, 8 clients | JSON |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for flag, run in runs.items():
+        r, name = run["results"], f"serve{flag.replace(' --dtype ', '_')}.json"
+        lines.append(f"| `lmlab serve{flag}` | {tps(r['lmlab, 1 client'])} | {tps(r['lmlab, 8 clients'])} "
+                     f"| **{run['speedup']['lmlab']:.2f}x** | {ttft(r['lmlab, 8 clients'])} (1 client: "
+                     f"{ttft(r['lmlab, 1 client'])}) | `{name}`, {run['args']['rounds']} rounds |")  # fmt: skip
+    r = runs[""]["results"]
+    lines.append(f"| `lmlab serve --max-batch 1` (one at a time) | | {tps(r['lmlab max-batch 1, 8 clients'])} | "
+                 f"| {ttft(r['lmlab max-batch 1, 8 clients'])} | `serve.json` |")  # fmt: skip
+    lines.append(f"| `transformers serve --continuous-batching` | {tps(r['transformers, 1 client'])} "
+                 f"| {tps(r['transformers, 8 clients'])} | {runs['']['speedup']['transformers']:.2f}x "
+                 f"| {ttft(r['transformers, 8 clients'])} | `serve.json` |")  # fmt: skip
+    m = runs[""]["machine"]
+    lines += ["", f"({m['cpu']}, {m['cpus']} cpus; torch {runs['']['torch']}, transformers {runs['']['transformers']}; "
+              "median [min, max] over the rounds; target: 8 clients >= 4x one.)"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "serving": serving,
     "speed-peers": speed_peers,
     "inside-lmlab-run": inside_lmlab_run,
     "lmlab-run-headline": lmlab_run_headline, "lmlab-run-seeds": lmlab_run_seeds, "onednn-cache": onednn_cache,
