@@ -324,7 +324,49 @@ def serving() -> str:
     return "\n".join(lines) + "\n"
 
 
+def gpu() -> str:
+    """docs/figures.md: gpt2-124m on one GPU through the Trainer and in a plain loop against transformers."""
+    g = load("nvidia-h200", "gpu")
+    e, c, loop = g["trainer_eager"], g["trainer_compiled"], g["plain_loop"]["tokens_per_s"]
+    measured = g["measured_bf16_matmul"] / g["datasheet_bf16"]
+
+    def ratio(a, b):
+        return f"{loop[a]['median']:,.0f} / {loop[b]['median']:,.0f} = **{loop[a]['median'] / loop[b]['median']:.2f}x**"
+
+    f32, b16, dec = g["parity_float32"], g["parity_bfloat16"], g["greedy_decode"]
+    rows = [
+        ("gpt2-124m through the Trainer, tokens/s (median [min, max] of the logged intervals)",
+         med(e["tokens_per_s"]), f"**{med(c['tokens_per_s'])}**"),
+        (f"MFU (of the datasheet {g['datasheet_bf16'] / 1e12:.0f} TFLOP/s; of the measured "
+         f"{g['measured_bf16_matmul'] / 1e12:.0f})", f"{pct(e['mfu'])}; {pct(e['mfu'] / measured, 0)}",
+         f"**{pct(c['mfu'])}**; {pct(c['mfu'] / measured, 0)}"),
+        ("peak GPU memory", f"{e['peak_memory_gb']:.1f} GB", f"{c['peak_memory_gb']:.1f} GB"),
+        ("compile time (the first step)", f"{e['first_step_s']:.1f} s", f"{c['first_step_s']:.1f} s"),
+        (f"loss after {e['steps']} steps (from {e['losses'][0][1]:.2f} = ln 50,304)", f"{e['losses'][-1][1]:.3f}",
+         f"{c['losses'][-1][1]:.3f}"),
+        ("plain loop, lmlab / transformers, tokens/s (alternated rounds)", ratio("lmlab", "transformers sdpa"),
+         ratio("lmlab compiled", "transformers sdpa compiled")),
+        (f"parity: a tiny model, {f32['steps']} Trainer steps from the same weights and batches, CPU vs GPU "
+         "(the first run)", f"fp32 (TF32 off): largest loss difference {f32['max_abs_loss_diff']:.1e}; bf16 autocast: "
+         f"{b16['max_abs_loss_diff']:.1e}", ""),
+        (f"greedy KV-cache decoding, {dec['tokens']} tokens, GPU vs CPU (the first run)",
+         f"{dec['cuda_matches_cpu']} of {dec['tokens']} tokens the same",
+         f"compiled with dynamic shapes: {dec['compiled_matches_cpu']} of {dec['tokens']}"),
+    ]  # fmt: skip
+    env = g["environment"]
+    lines = [
+        f"{env['gpu']}, torch {env['torch']}, CUDA {env['cuda']}, transformers {env['transformers']} "
+        "(`bench/results/nvidia-h200/gpu.json`):",
+        "",
+        "| figure | eager | `torch.compile` |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+    ]
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "gpu": gpu,
     "serving": serving,
     "speed-peers": speed_peers,
     "inside-lmlab-run": inside_lmlab_run,
