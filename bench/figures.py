@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures: (?P=name) -->)", re.DOTALL)
+BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n?)(?P<body>.*?)(<!-- /figures: (?P=name) -->)", re.DOTALL)
 INTEL = "intel-r-xeon-r-processor-2cpu"  # the machine of this stop's lmlab run figures
 
 
@@ -365,7 +365,17 @@ def gpu() -> str:
     return "\n".join(lines) + "\n"
 
 
+def quick_run() -> str:
+    """One line (inside a table cell): lmlab run --quick's wall time and peak memory, from bench/memory.py."""
+    run = load(INTEL, "memory_quick")
+    r = run["results"][0]
+    env = run["environment"]
+    minutes, gb = r["seconds"]["median"] / 60, r["peak_rss_gb"]["median"]
+    return f"**{minutes:.1f} min, {gb:.2f} GB** ({env['cpu']}, {env['cpus']} cpus; `memory_quick.json`)"
+
+
 TABLES = {
+    "quick-run": quick_run,
     "gpu": gpu,
     "serving": serving,
     "speed-peers": speed_peers,
