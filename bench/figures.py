@@ -374,7 +374,21 @@ def quick_run() -> str:
     return f"**{minutes:.1f} min, {gb:.2f} GB** ({env['cpu']}, {env['cpus']} cpus; `memory_quick.json`)"
 
 
+def dpo_sweep() -> str:
+    """docs/figures.md: DPO's beta sweep on held-out prompts, 3 seeds each, from bench/dpo_sweep.py's JSON."""
+    r = load(EPYC, "dpo_sweep_test")
+    lines = ["| beta | mean VADER reward | win rate vs SFT | KL to SFT (nats/response) |", "|---|---|---|---|"]
+    for row in r["rows"]:
+        (a, b), (c, d), (e, f) = row["reward_range"], row["win_rate_range"], row["kl_range"]
+        lines.append(f"| {row['beta']:g} | {row['reward']:.3f} [{a:.3f}, {b:.3f}] | {pct(row['win_rate'])} "
+                     f"[{100 * c:.1f}, {100 * d:.1f}] | {row['kl']:.1f} [{e:.1f}, {f:.1f}] |")  # fmt: skip
+    lines += ["", f"(SFT's reward {r['sft_reward']:.3f}; {r['args']['n']} {r['args']['split']} prompts, seeds "
+              f"{r['args']['seeds']}, lr {r['rows'][0]['lr']:g}; `dpo_sweep_test.json`.)"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "dpo-sweep": dpo_sweep,
     "quick-run": quick_run,
     "gpu": gpu,
     "serving": serving,
