@@ -387,7 +387,32 @@ def dpo_sweep() -> str:
     return "\n".join(lines) + "\n"
 
 
+def correctness_pairs() -> str:
+    """docs/figures.md: DPO and DPO + RPO on correctness pairs, per seed, from bench/preferences.py's JSON."""
+    c = load(EPYC, "preferences")["correctness"]
+    seeds = sorted({k.rsplit(" ", 1)[1] for k in c if k.startswith("DPO seed")})
+    names = {"add_2d": "2-digit addition", "add_3d": "3-digit addition", "reverse_word": "reverse a word",
+             "count_letter": "count a letter", "verse_reference": "verse reference"}  # fmt: skip
+    lines = ["| task | SFT | DPO (sigmoid), seeds " + " / ".join(seeds) + " | DPO + RPO (`--rpo-alpha 1`) |",
+             "|---|---|---|---|"]  # fmt: skip
+    for task, name in names.items():
+        dpo = " / ".join(f"{100 * c[f'DPO seed {s}'][task]:.1f}" for s in seeds)
+        rpo = " / ".join(f"{100 * c[f'DPO + RPO seed {s}'][task]:.1f}" for s in seeds)
+        lines.append(f"| {name} | {pct(c['SFT'][task])} | {dpo}% | {rpo}% |")
+    return "\n".join(lines) + "\n"
+
+
+def sentiment_seeds() -> str:
+    """One line: the reward model's accuracy and DPO's figures over seeds, from bench/preferences.py's JSON."""
+    rows = load(EPYC, "preferences")["sentiment"]["rows"]
+    acc = " / ".join(pct(r["reward_model_accuracy"]) for r in rows)
+    dpo = "; ".join(f"{pct(r['win_rate'])} at KL {r['kl']:.1f} (reward {r['dpo_reward']:.3f})" for r in rows)
+    return f"reward model held-out accuracy {acc}; DPO win rate {dpo} (seeds {', '.join(str(r['seed']) for r in rows)})"
+
+
 TABLES = {
+    "correctness-pairs": correctness_pairs,
+    "sentiment-seeds": sentiment_seeds,
     "dpo-sweep": dpo_sweep,
     "quick-run": quick_run,
     "gpu": gpu,
