@@ -410,7 +410,57 @@ def sentiment_seeds() -> str:
     return f"reward model held-out accuracy {acc}; DPO win rate {dpo} (seeds {', '.join(str(r['seed']) for r in rows)})"
 
 
+def rl_frontier() -> str:
+    """docs/figures.md: the reward/KL frontier, one row per method, from `lmlab frontier`'s JSON."""
+    f = load(EPYC, "frontier")
+    by: dict[str, list[dict]] = {}
+    for point in f["points"]:
+        by.setdefault(point["method"], []).append(point)
+    lines = ["| policy | mean VADER reward | KL to SFT (nats/response) | win rate vs SFT |", "|---|---|---|---|"]
+    for method, points in by.items():
+        settings = " / ".join(p["setting"].split("=")[1] for p in points)
+        name = points[0]["setting"].split("=")[0]
+        win = " / ".join(f"{100 * p['win_rate']:.1f}" for p in points) + "%" if "win_rate" in points[0] else ""
+        rewards = " / ".join(f"{p['reward']:.3f}" for p in points)
+        kls = " / ".join(f"{p['kl']:.2f}" for p in points)
+        lines.append(f"| {method}, {name} {settings} | {rewards} | {kls} | {win} |")
+    lines += ["", f"(SFT's reward {f['sft']['reward']:.3f}; one seed a point, {f['minutes']:.1f} min in all; "
+              "`frontier.json`.)"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def grpo_tasks() -> str:
+    """docs/figures.md: GRPO on the task suite, per seed, with temperature 1 and SFT's pass@8 beside it."""
+    g, t1 = load(EPYC, "grpo_tasks"), load(EPYC, "grpo_tasks_temperature1")
+    main = ("add_2d", "add_3d", "reverse_word", "count_letter")
+    rest = [k for k in g["sft_accuracy"] if k not in main]
+    seeds = " / ".join(str(r["seed"]) for r in g["runs"])
+
+    def mean(runs, task):
+        return sum(r["accuracy"][task] for r in runs) / len(runs)
+
+    lines = [f"| task | SFT | GRPO, temperature 0.5 (default): seeds {seeds} | mean | at temperature 1: mean "
+             "| SFT's pass@8 at temperature 1 |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for task in main:
+        per = " / ".join(f"{100 * r['accuracy'][task]:.1f}" for r in g["runs"])
+        lines.append(f"| {task} | {pct(g['sft_accuracy'][task])} | {per}% | **{pct(mean(g['runs'], task))}** "
+                     f"| {pct(mean(t1['runs'], task))} | {pct(t1['sft_pass_at'][task][1])} |")  # fmt: skip
+    sft_rest = " / ".join(f"{100 * g['sft_accuracy'][k]:.1f}" for k in rest)
+    grpo_rest = " / ".join(f"{100 * mean(g['runs'], k):.1f}" for k in rest)
+    t1_rest = " / ".join(f"{100 * mean(t1['runs'], k):.1f}" for k in rest)
+    lines.append(f"| {' / '.join(rest)} | {sft_rest}% | | {grpo_rest}% | {t1_rest}% | |")
+    seconds = sorted(r["seconds"] for r in g["runs"])
+    rate = sorted(r["rollout_tokens_per_s"] for r in g["runs"])
+    share = sorted(r["rollout_share"] for r in g["runs"])
+    lines += ["", f"(Median run {seconds[len(seconds) // 2]:.0f} s; rollouts {rate[len(rate) // 2]:,.0f} generated "
+              f"tokens/s, {pct(share[len(share) // 2], 0)} of step time; `grpo_tasks.json`, "
+              "`grpo_tasks_temperature1.json`.)"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "rl-frontier": rl_frontier,
+    "grpo-tasks": grpo_tasks,
     "correctness-pairs": correctness_pairs,
     "sentiment-seeds": sentiment_seeds,
     "dpo-sweep": dpo_sweep,
