@@ -458,7 +458,44 @@ def grpo_tasks() -> str:
     return "\n".join(lines) + "\n"
 
 
+def crossover_tables() -> str:
+    """docs/figures.md: bpb against seconds at the main width, and against width at the size budget (crossover.json)."""
+    c = load(EPYC, "crossover")
+    bpb, speed, params = c["bpb_mean_sd_seeds"], c["speed"], c["params"]
+    sizes = c["settings"]["sizes"].split(",")
+    budgets = c["settings"]["budgets"].split(",")
+    main, at = sizes[0], f"{c['settings']['size_budget']:g}"
+
+    def cell(arch, size, budget, best):
+        mean_, sd, _ = bpb[arch][size][budget]
+        text = f"{mean_:.3f} ± {sd:.3f}"
+        return f"**{text}**" if mean_ == best else text
+
+    lines = [f"| model | params | tok/s, all cores | {' | '.join(f'{b} s' for b in budgets)} |",
+             f"|---|---|---|{'---|' * len(budgets)}"]  # fmt: skip
+    for arch in bpb:
+        s_ = speed[f"{arch}/{main}"]
+        cells = [cell(arch, main, b, min(bpb[a][main][b][0] for a in bpb)) for b in budgets]
+        rate = f"{s_['tokens_per_s']:,.0f} [{s_['tokens_per_s_min']:,.0f}, {s_['tokens_per_s_max']:,.0f}]"
+        lines.append(f"| {arch} | {params[f'{arch}/{main}']:,} | {rate} | {' | '.join(cells)} |")
+    lines += ["", f"Model size at {at} s (the recurrent models matched to each GPT width; parameters in brackets):", "",
+              f"| model | {' | '.join(f'width {w}' for w in sorted(sizes, key=int))} |",
+              f"|---|{'---|' * len(sizes)}"]  # fmt: skip
+    for arch in bpb:
+        cells = []
+        for w in sorted(sizes, key=int):
+            best = min(bpb[a][w][at][0] for a in bpb)
+            cells.append(f"{cell(arch, w, at, best)} ({params[f'{arch}/{w}'] / 1e3:,.0f}k)")
+        lines.append(f"| {arch} | {' | '.join(cells)} |")
+    cross = ", ".join(f"{a}: {'from ' + str(v) + ' s' if v else 'not within the budgets'}"
+                      for a, v in c["crossover_from_s"].items())  # fmt: skip
+    lines += ["", f"(Validation bpb, mean ± sd over {c['settings']['seeds']} seeds; the GPT overtakes {cross}; "
+              f"{c['minutes']:.1f} min in all; `crossover.json`.)"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "crossover": crossover_tables,
     "rl-frontier": rl_frontier,
     "grpo-tasks": grpo_tasks,
     "correctness-pairs": correctness_pairs,
