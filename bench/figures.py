@@ -494,7 +494,44 @@ def crossover_tables() -> str:
     return "\n".join(lines) + "\n"
 
 
+ABLATION_ROWS = {  # the 3-seed rows of shakespeare_dev_ablation.json: (its 1-seed row, how the docs name it)
+    "A adamw": (
+        "A adamw (the old best settings)",
+        "A: the old best settings (6/4/128, RoPE, RMSNorm, SwiGLU, AdamW lr 3e-3, bf16)",
+    ),
+    "B muon": ("B muon", "B: A with Muon (`--optimizer muon`, muon_lr 8e-3)"),
+    "C muon + qk_norm (shakespeare-speedrun)": (
+        "C muon + qk_norm",
+        "C: B with QK-norm (kept: the `shakespeare-speedrun` preset)",
+    ),
+    "D zero_init_proj": ("D muon + zero_init_proj", "D: B with zero-initialised projections"),
+    "E logit_softcap 15": ("E muon + logit_softcap 15", "E: B with logit soft-cap 15"),
+    "F relu2": ("F muon + relu2", "F: B with ReLU-squared instead of SwiGLU"),
+    "G untied head": (None, "G: B with an untied output head"),
+}
+KEPT = "C muon + qk_norm (shakespeare-speedrun)"
+
+
+def shakespeare_ablation() -> str:
+    """docs/figures.md: the dev-split ablation of the speedrun's changes (shakespeare_dev_ablation.json)."""
+    d = load(EPYC, "shakespeare_dev_ablation")
+    three, one = d["three_seeds"], d["rows"]
+    lines = [
+        "| dev split, 77.6 s budget | full dev loss, 3 seeds: mean [min, max] (steps) | 1 seed (the first sweep) |",
+        "|---|---|---|",
+    ]
+    for key, (first, name) in ABLATION_ROWS.items():
+        loss = three[key]["summary"]["best"]["val_loss"]
+        steps = [r["best"]["steps"] for r in three[key]["rounds"]]
+        text = f"{loss['mean']:.4f} [{loss['min']:.4f}, {loss['max']:.4f}]"
+        text = f"**{text}**" if key == KEPT else text
+        single = f"{one[first]['summary']['best']['val_loss']['mean']:.4f}" if first else ""
+        lines.append(f"| {name} | {text} ({min(steps):,}-{max(steps):,} steps) | {single} |")
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "shakespeare-ablation": shakespeare_ablation,
     "crossover": crossover_tables,
     "rl-frontier": rl_frontier,
     "grpo-tasks": grpo_tasks,
