@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 # oneDNN (PyTorch's CPU kernels) keeps a compiled kernel for each input shape it has met, up to 1,024 by default.
 # Sampling with the KV cache meets a new shape at every length, so GRPO's rollouts filled that cache to 2.0 GB peak
-# resident memory on the cpu-small model; 64 kernels held it to 1.3 GB at the same speed (`python bench/memory.py
-# --command "grpo --init RUN/sft ..." --onednn-cache 1024 64` measures it; docs/figures.md has the figures).
+# resident memory on the cpu-small model; 64 kernels hold it to 1.4 GB, for ~18% more time in GRPO (kernels compiled
+# again), which keeps `lmlab run` under 3 GB (`python bench/memory.py --command "grpo --init RUN/sft ..."
+# --onednn-cache 1024 64` measures it; docs/figures.md has the figures).
 # Set before torch is imported, and only where the user has not chosen.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 

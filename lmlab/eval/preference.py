@@ -76,7 +76,8 @@ def evaluate_preference(
     others = {name: load_run(name, device) for name in dict.fromkeys(filter(None, [against, reference]))}
     if reference and others[reference].tokenizer.sha256() != policy.tokenizer.sha256():
         raise LmlabError(f"{reference}: the reference of {run} has another tokenizer; its KL cannot be measured")
-    prompts = asked = task_prompts(the_judge.task, split, n)
+    prompts = task_prompts(the_judge.task, split, n)
+    n_asked = len(prompts)
     for loaded in [policy, *others.values()]:  # every model must fit every prompt
         prompts = fitting(prompts, loaded.tokenizer, loaded.model, max_new_tokens)[0]
     if not prompts:
@@ -88,7 +89,7 @@ def evaluate_preference(
     rewards = the_judge.score(prompts, texts)
     result = {
         "prompts": len(prompts),
-        "prompts_too_long": len(asked) - len(prompts),
+        "prompts_too_long": n_asked - len(prompts),
         "reward": statistics.fmean(rewards),
         "reward_sem": statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else 0.0,
     }
