@@ -44,6 +44,11 @@ def spread(s: dict, as_pct: bool = False, digits: int = 1) -> str:
     return f"{s['mean']:.{digits}f} [{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
 
 
+def table(header: str, rows) -> list[str]:
+    """A Markdown table: the header cells ("a | b | c"), its rule, and one line per row of cells."""
+    return [f"| {header} |", "|" + "---|" * (header.count("|") + 1), *[f"| {' | '.join(row)} |" for row in rows]]
+
+
 def mean(s: dict, as_pct: bool = False, digits: int = 1) -> str:
     return pct(s["mean"], digits) if as_pct else f"{s['mean']:.{digits}f}"
 
@@ -95,9 +100,7 @@ def lmlab_run_headline() -> str:
         f"The default `lmlab run`, mean of {n} seeds ({run['seeds']}; `python bench/lmlab_run.py`, "
         f"{machine_line(run)}; spreads and every seed in [docs/figures.md](docs/figures.md)).",
         "",
-        "| figure | measured | target |",
-        "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        *table("figure | measured | target", rows),
     ]
     return "\n".join(lines) + "\n"
 
@@ -146,11 +149,6 @@ def onednn_cache() -> str:
 EPYC = "amd-epyc-2cpu"  # the machine of the earlier stops' peer comparisons
 
 
-def ms(s: dict, digits: int = 1, unit: str = "") -> str:
-    """'mean [min, max]' of a bench/common.py summary (mean, min, max)."""
-    return f"{s['mean']:.{digits}f}{unit} [{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
-
-
 def shakespeare_peers() -> str:
     """docs/figures.md: nanoGPT against lmlab on Tiny Shakespeare, each run's rows from its own JSON."""
     preset, budget = load(EPYC, "shakespeare_val_with_preset"), load(EPYC, "shakespeare_val")
@@ -162,21 +160,22 @@ def shakespeare_peers() -> str:
         "",
         "| side | wall clock (s) | full val loss | |",
         "|---|---|---|---|",
-        f"| nanoGPT, its CPU recipe (2,000 iters) | {ms(a['nanogpt']['wall_s'])} "
-        f"| {ms(a['nanogpt']['val_loss'], 4)} | |",
-        f"| lmlab `shakespeare-char` (same hyper-parameters, 2,000 iters; bf16) | {ms(a['preset']['wall_s'])} "
-        f"| {ms(a['preset']['val_loss'], 4)} | nanoGPT's time / lmlab's: **{speed['ratio_of_means']:.2f}x** "
-        f"(per round {ms(speed['per_round'], 2)}; target >= {speed['target']}x) |",
-        f"| lmlab `shakespeare-speedrun` | {ms(a['best']['wall_s'])} | {ms(a['best']['val_loss'], 4)} "
+        f"| nanoGPT, its CPU recipe (2,000 iters) | {spread(a['nanogpt']['wall_s'])} "
+        f"| {spread(a['nanogpt']['val_loss'], digits=4)} | |",
+        f"| lmlab `shakespeare-char` (same hyper-parameters, 2,000 iters; bf16) | {spread(a['preset']['wall_s'])} "
+        f"| {spread(a['preset']['val_loss'], digits=4)} | nanoGPT's time / lmlab's: **{speed['ratio_of_means']:.2f}x** "
+        f"(per round {spread(speed['per_round'], digits=2)}; target >= {speed['target']}x) |",
+        f"| lmlab `shakespeare-speedrun` | {spread(a['best']['wall_s'])} | {spread(a['best']['val_loss'], digits=4)} "
         f"| <= {a['best']['target']} in nanoGPT's time: {a['best']['rounds_reaching']} of 3 rounds |",
         "",
         "Run 2, `shakespeare_val.json` (the speedrun given 97% of nanoGPT's latest wall clock):",
         "",
         "| side | wall clock (s) | full val loss | |",
         "|---|---|---|---|",
-        f"| nanoGPT, its CPU recipe | {ms(b['nanogpt']['wall_s'])} | {ms(b['nanogpt']['val_loss'], 4)} | |",
+        f"| nanoGPT, its CPU recipe | {spread(b['nanogpt']['wall_s'])} "
+        f"| {spread(b['nanogpt']['val_loss'], digits=4)} | |",
         f"| lmlab `shakespeare-speedrun` (6 layers, RoPE, RMSNorm, SwiGLU, QK-norm, Muon, bf16) "
-        f"| {ms(b['best']['wall_s'])} | **{ms(b['best']['val_loss'], 4)}** | <= {b['best']['target']}: "
+        f"| {spread(b['best']['wall_s'])} | **{spread(b['best']['val_loss'], digits=4)}** | <= {b['best']['target']}: "
         f"{'met on the mean' if b['best']['reached'] else 'missed'}, {b['best']['rounds_reaching']} of 3 rounds |",
     ]
     return "\n".join(lines) + "\n"
@@ -361,9 +360,7 @@ def gpu() -> str:
         f"{env['gpu']}, torch {env['torch']}, CUDA {env['cuda']}, transformers {env['transformers']} "
         "(`bench/results/nvidia-h200/gpu.json`):",
         "",
-        "| figure | eager | `torch.compile` |",
-        "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        *table("figure | eager | `torch.compile`", rows),
     ]
     return "\n".join(lines) + "\n"
 
@@ -439,18 +436,18 @@ def grpo_tasks() -> str:
     rest = [k for k in g["sft_accuracy"] if k not in main]
     seeds = " / ".join(str(r["seed"]) for r in g["runs"])
 
-    def mean(runs, task):
+    def task_mean(runs, task):
         return sum(r["accuracy"][task] for r in runs) / len(runs)
 
     lines = [f"| task | SFT | GRPO, temperature 0.5 (default): seeds {seeds} | mean | at temperature 1: mean "
              "| SFT's pass@8 at temperature 1 |", "|---|---|---|---|---|---|"]  # fmt: skip
     for task in main:
         per = " / ".join(f"{100 * r['accuracy'][task]:.1f}" for r in g["runs"])
-        lines.append(f"| {task} | {pct(g['sft_accuracy'][task])} | {per}% | **{pct(mean(g['runs'], task))}** "
-                     f"| {pct(mean(t1['runs'], task))} | {pct(t1['sft_pass_at'][task][1])} |")  # fmt: skip
+        lines.append(f"| {task} | {pct(g['sft_accuracy'][task])} | {per}% | **{pct(task_mean(g['runs'], task))}** "
+                     f"| {pct(task_mean(t1['runs'], task))} | {pct(t1['sft_pass_at'][task][1])} |")  # fmt: skip
     sft_rest = " / ".join(f"{100 * g['sft_accuracy'][k]:.1f}" for k in rest)
-    grpo_rest = " / ".join(f"{100 * mean(g['runs'], k):.1f}" for k in rest)
-    t1_rest = " / ".join(f"{100 * mean(t1['runs'], k):.1f}" for k in rest)
+    grpo_rest = " / ".join(f"{100 * task_mean(g['runs'], k):.1f}" for k in rest)
+    t1_rest = " / ".join(f"{100 * task_mean(t1['runs'], k):.1f}" for k in rest)
     lines.append(f"| {' / '.join(rest)} | {sft_rest}% | | {grpo_rest}% | {t1_rest}% | |")
     seconds = sorted(r["seconds"] for r in g["runs"])
     rate = sorted(r["rollout_tokens_per_s"] for r in g["runs"])

@@ -20,19 +20,18 @@ import tempfile
 from pathlib import Path
 
 from common import environment, print_environment, save_result
+from memory import GNU_TIME, max_rss_gb
 
-GNU_TIME = "/usr/bin/time"
 STAGES = ("SFT", "DPO", "PPO", "GRPO")
 
 
 def time_log_figures(text: str) -> dict:
     """Wall minutes and peak RSS (GB) from GNU time -v's report."""
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    if not (wall and rss):
+    if not wall:
         sys.exit("no GNU time report found (was the run under /usr/bin/time -v?)")
     seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(wall.group(1).split(":"))))
-    return {"minutes": seconds / 60, "peak_rss_gb": int(rss.group(1)) * 1024 / 1e9}
+    return {"minutes": seconds / 60, "peak_rss_gb": max_rss_gb(text)}
 
 
 def headline(results: dict) -> dict[str, float]:

@@ -43,8 +43,15 @@ def peak_rss_gb(command: list[str], env: dict | None = None) -> tuple[float, flo
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
-    kbytes = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return int(kbytes.group(1)) * 1024 / 1e9, seconds
+    return max_rss_gb(done.stderr), seconds
+
+
+def max_rss_gb(report: str) -> float:
+    """The peak resident memory in GB that GNU time -v's report states."""
+    kbytes = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+    if not kbytes:
+        sys.exit("no GNU time report found (was the command run under /usr/bin/time -v?)")
+    return int(kbytes.group(1)) * 1024 / 1e9
 
 
 def main():

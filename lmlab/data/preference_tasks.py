@@ -153,7 +153,7 @@ def safety_prompts(split: str, n: int, seed: int = 0) -> list[Prompt]:
         return asked + [Prompt(p, "benign") for p in benign[:n_benign]]
     rng = np.random.default_rng([seed if split == "train" else tasks.TEST_SEED, 13])
     found: dict[str, Prompt] = {}
-    for tries in range(1000 * n + 1000):
+    for _ in range(1000 * n + 1000):
         if len(found) == n:
             break
         kind = len(found) % 4
