@@ -41,9 +41,11 @@ def main():
     parser.add_argument("--size-budget", type=float, help="budget of the size comparison (default: 50)")
     parser.add_argument("--seeds", type=int, help="seeds per architecture and size (default: 3)")
     parser.add_argument("--workers", type=int, default=0, help="runs at once (default: one per core)")
+    parser.add_argument("--seed", type=int, help="the first seed (default: 1337); another for a dev measurement")
+    parser.add_argument("--name", default="crossover", help="the result's name under bench/results/<machine>/")
     parser.add_argument("--out", help="folder for the runs and plots (default: a temporary folder)")
     args = parser.parse_args()
-    overrides = {k: v for k, v in vars(args).items() if v is not None and k != "out"}
+    overrides = {k: v for k, v in vars(args).items() if v is not None and k not in ("out", "name")}
     cc = CompareConfig.build("crossover", None, overrides).compare
     info = environment("numpy")
     print_environment(info)
@@ -74,7 +76,8 @@ def main():
     result = {
         "environment": info,
         "settings": {
-            k: getattr(cc, k) for k in ("sizes", "budgets", "size_budget", "seeds", "block_size", "batch_size")
+            k: getattr(cc, k)
+            for k in ("sizes", "budgets", "size_budget", "seeds", "seed", "block_size", "batch_size", "workers")
         },
         "bpb_mean_sd_seeds": table,
         "crossover_from_s": points,
@@ -83,7 +86,7 @@ def main():
         "unigram_bpb": lm["unigram_bpb"],
         "minutes": minutes,
     }
-    print("saved", save_result("crossover", result))
+    print("saved", save_result(args.name, result))
 
 
 if __name__ == "__main__":

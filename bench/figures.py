@@ -54,7 +54,8 @@ def mean(s: dict, as_pct: bool = False, digits: int = 1) -> str:
 
 
 def machine_line(info: dict) -> str:
-    return f"{info['cpu']}, {info['cpus']} cpus, bf16 {info['bf16']}; torch {info['torch']}"
+    bf16 = f", bf16 {info['bf16']}" if "bf16" in info else ""
+    return f"{info['cpu']}, {info['cpus']} cpus{bf16}; torch {info['torch']}"
 
 
 # ---- the tables ------------------------------------------------------------------------------
@@ -429,6 +430,26 @@ def rl_frontier() -> str:
     return "\n".join(lines) + "\n"
 
 
+def ppo_runs() -> str:
+    """docs/figures.md: each PPO run of `lmlab frontier` (ratio range, clipping, rollouts, time), rl_frontier.json."""
+    r = load(EPYC, "rl_frontier")
+    timings = r["frontier"]["timings_s"]
+    rows = []
+    for name, run in r["ppo_runs"].items():
+        seconds = timings[name.replace(", beta", " beta")]
+        rows.append((name, f"[{run['ratio_min']:.3f}, {run['ratio_max']:.3f}]", f"{run['clipfrac_median']:.3f}",
+                     f"{run['rollout_tokens_per_s']:,.0f}", f"{100 * run['rollout_share']:.0f}%",
+                     f"{run['response_length']:.1f}", f"{seconds:.0f}"))  # fmt: skip
+    lines = [
+        f"{machine_line(r['machine'])}; `bench/results/{EPYC}/rl_frontier.json`; the whole frontier took "
+        f"{r['frontier']['minutes']:.1f} min:",
+        "",
+        *table("PPO run | val/ratio [min, max] | median clip fraction | rollout tokens/s (median) | rollout share of "
+               "step time | mean response tokens | seconds", rows),
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def grpo_tasks() -> str:
     """docs/figures.md: GRPO on the task suite, per seed, with temperature 1 and SFT's pass@8 beside it."""
     g, t1 = load(EPYC, "grpo_tasks"), load(EPYC, "grpo_tasks_temperature1")
@@ -458,17 +479,17 @@ def grpo_tasks() -> str:
     return "\n".join(lines) + "\n"
 
 
-def crossover_tables() -> str:
-    """docs/figures.md: bpb against seconds at the main width, and against width at the size budget (crossover.json)."""
-    c = load(EPYC, "crossover")
+def crossover_tables(machine: str = EPYC, name: str = "crossover") -> str:
+    """docs/figures.md: bpb against seconds at the main width, and against width at the size budget, if measured."""
+    c = load(machine, name)
     bpb, speed, params = c["bpb_mean_sd_seeds"], c["speed"], c["params"]
     sizes = c["settings"]["sizes"].split(",")
     budgets = c["settings"]["budgets"].split(",")
     main, at = sizes[0], f"{c['settings']['size_budget']:g}"
 
     def cell(arch, size, budget, best):
-        mean_, sd, _ = bpb[arch][size][budget]
-        text = f"{mean_:.3f} ± {sd:.3f}"
+        mean_, sd, n = bpb[arch][size][budget]
+        text = f"{mean_:.3f} ± {sd:.3f}" if n > 1 else f"{mean_:.3f}"
         return f"**{text}**" if mean_ == best else text
 
     lines = [f"| model | params | tok/s, all cores | {' | '.join(f'{b} s' for b in budgets)} |",
@@ -478,19 +499,25 @@ def crossover_tables() -> str:
         cells = [cell(arch, main, b, min(bpb[a][main][b][0] for a in bpb)) for b in budgets]
         rate = f"{s_['tokens_per_s']:,.0f} [{s_['tokens_per_s_min']:,.0f}, {s_['tokens_per_s_max']:,.0f}]"
         lines.append(f"| {arch} | {params[f'{arch}/{main}']:,} | {rate} | {' | '.join(cells)} |")
-    lines += ["", f"Model size at {at} s (the recurrent models matched to each GPT width; parameters in brackets):", "",
-              f"| model | {' | '.join(f'width {w}' for w in sorted(sizes, key=int))} |",
-              f"|---|{'---|' * len(sizes)}"]  # fmt: skip
-    for arch in bpb:
-        cells = []
-        for w in sorted(sizes, key=int):
-            best = min(bpb[a][w][at][0] for a in bpb)
-            cells.append(f"{cell(arch, w, at, best)} ({params[f'{arch}/{w}'] / 1e3:,.0f}k)")
-        lines.append(f"| {arch} | {' | '.join(cells)} |")
+    if len(sizes) > 1:
+        lines += ["", f"Model size at {at} s (the recurrent models matched to each GPT width; parameters in brackets):",
+                  "", f"| model | {' | '.join(f'width {w}' for w in sorted(sizes, key=int))} |",
+                  f"|---|{'---|' * len(sizes)}"]  # fmt: skip
+        for arch in bpb:
+            cells = []
+            for w in sorted(sizes, key=int):
+                best = min(bpb[a][w][at][0] for a in bpb)
+                cells.append(f"{cell(arch, w, at, best)} ({params[f'{arch}/{w}'] / 1e3:,.0f}k)")
+            lines.append(f"| {arch} | {' | '.join(cells)} |")
     cross = ", ".join(f"{a}: {'from ' + str(v) + ' s' if v else 'not within the budgets'}"
                       for a, v in c["crossover_from_s"].items())  # fmt: skip
-    lines += ["", f"(Validation bpb, mean ± sd over {c['settings']['seeds']} seeds; the GPT overtakes {cross}; "
-              f"{c['minutes']:.1f} min in all; `crossover.json`.)"]  # fmt: skip
+    # bench/crossover.py saved its settings' first seed from the change that brought the spread rule on
+    spread_rule = "seed" in c["settings"]
+    rule = "lmlab compare's rule (ahead beyond the seed spread)" if spread_rule else "its mean alone (that run's rule)"
+    seeds = c["settings"]["seeds"]
+    lines += ["", f"(Validation bpb{f', mean ± sd over {seeds} seeds' if seeds > 1 else ', one seed'} "
+              f"({c['settings'].get('seed', 1337)} on); width {main}; the GPT overtakes, by {rule}, {cross}; "
+              f"{c['minutes']:.1f} min in all on {c['environment']['cpu']}; `{machine}/{name}.json`.)"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -530,10 +557,82 @@ def shakespeare_ablation() -> str:
     return "\n".join(lines) + "\n"
 
 
+def rnn_throughput() -> str:
+    """docs/figures.md: lmlab's recurrent LM training against a plain torch.nn.LSTM loop (bench/rnn_throughput.py)."""
+    r = load(EPYC, "rnn_throughput_lstm_cpu")
+    a = r["args"]
+    sides = " against ".join(f"{name} {med(s)}" for name, s in r["tokens_per_s"].items())
+    return (f"Recurrent LM training throughput, LSTM {a['layers']}x{a['width']}, B{a['batch']}, T{a['block']}, vocab "
+            f"{a['vocab']:,}, the same fused AdamW, rounds alternated ({machine_line(r['environment'])}; `python "
+            f"bench/rnn_throughput.py --rounds {a['rounds']}`; target within 20%): {sides} tokens/s, ratio "
+            f"**{r['ratio']:.2f}**.\n")  # fmt: skip
+
+
+def senses() -> str:
+    """docs/figures.md: the sense test on the pre-trained model of `lmlab run` (bench/senses.py's JSON)."""
+    s = load(INTEL, "senses")
+    rows = []
+    for name, run in s["runs"].items():
+        for w in run["words"]:
+            gaps = [a - b for a, b in zip(w["within"], w["across"])]
+            best = max(range(len(gaps)), key=gaps.__getitem__)
+            model = f"{name} ({run['arch']}, {run['params'] / 1e6:.1f}M)"
+            rows.append((model, f"{w['word']} ({' / '.join(w['senses'])})",
+                         f"{w['mixing'][0]:.3f} → {w['mixing'][-1]:.3f}",
+                         f"{gaps[best]:+.3f} ± {w['null_sd'][best]:.3f} ({w['layers'][best]})", f"{w['p']:.3f}",
+                         "yes" if w["separates"] else "no"))  # fmt: skip
+    lines = [f"`{s['command']}` ({machine_line(s)}; `bench/results/{INTEL}/senses.json`):", "",
+             *table("model | word (senses) | mean similarity: embedding → last layer | within - across at the best "
+                    "layer (± sd over relabellings) | p | separates", rows)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def recall_dev() -> str:
+    """docs/figures.md: why MQAR's queries are drawn with replacement and K = 1 is trained (bench/recall_dev.py)."""
+    r = load(INTEL, "recall_dev")
+    rows = []
+    for name, m in r["results"].items():
+        g = m["by_gap"]
+        per = m["per_query"]
+        turns = [f"{per[gap][0]:.2f} → {per[gap][-1]:.2f}" for gap in ("16", "0")]
+        k1 = " / ".join(f"{g['1'][k]:.2f}" for k in ("0", "8", "16", "64"))
+        k8 = " / ".join(f"{g['8'][k]:.2f}" for k in ("0", "1", "16"))
+        rows.append((name, m["steps"], k1, f"{g['2']['8']:.2f}", k8, *turns))
+    lines = [f"`{r['command']}` ({machine_line(r)}; `bench/results/{INTEL}/recall_dev.json`; dev rows):", "",
+             *table("setting | steps | K = 1, gap 0 / 8 / 16 / 64 | K = 2, gap 8 | K = 8, gap 0 / 1 / 16 | K = 8, gap "
+                    "16: first query → last | K = 8, gap 0: first query → last", rows)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def compare() -> str:
+    """docs/figures.md: every table and verdict of the default `lmlab compare` report, saved by bench/compare.py."""
+    c = load(INTEL, "compare")
+    lines = [f"`python bench/compare.py` ({machine_line(c)}; `{c['command']}`: **{c['minutes']:.1f} min, peak RSS "
+             f"{c['peak_rss_gb']:.2f} GB**; `bench/results/{INTEL}/compare.json`, whose `report` is the report "
+             "below in full):", ""]  # fmt: skip
+    for line in c["report"].splitlines():
+        if line.startswith("## "):
+            lines += [f"**{line[3:]}**", ""]
+        elif line.startswith("|") or "**Verdict:**" in line:
+            lines.append(line)
+        elif line.startswith("!["):
+            alt, png = line[2:].split("](")
+            lines.append(f"![{alt}](../bench/results/{INTEL}/compare_{png.rstrip(')')})")
+        elif not line.strip() and lines[-1]:
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 TABLES = {
     "shakespeare-ablation": shakespeare_ablation,
     "crossover": crossover_tables,
+    "compare": compare,
+    "recall-dev": recall_dev,
+    "crossover-dev": lambda: crossover_tables(INTEL, "crossover_dev_width64"),
+    "senses": senses,
+    "rnn-throughput": rnn_throughput,
     "rl-frontier": rl_frontier,
+    "ppo-runs": ppo_runs,
     "grpo-tasks": grpo_tasks,
     "correctness-pairs": correctness_pairs,
     "sentiment-seeds": sentiment_seeds,

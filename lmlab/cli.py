@@ -243,234 +243,185 @@ def cmd_inspect(args):
     print(f"\nplots and tables: {out}/index.md")
 
 
+def arg(*flags, **kw) -> tuple:
+    """One argparse argument of a command in COMMANDS: its flags and add_argument's keywords."""
+    return flags, kw
+
+
+RUN, DEVICE = arg("run", metavar="RUN"), arg("--device", default="auto")
+NO_PROGRESS = arg("--no-progress", action="store_true", help="no progress bars")
+
+
+def out_arg(what: str, folder: str) -> tuple:
+    return arg("--out", help=f"{what} (default: runs/{folder}-<timestamp>)")
+
+
+# --preset and --config of a command whose settings are a config class (its fields become flags too)
+CONFIG_ARGS = [arg("--preset", help="named preset: {presets}"), arg("--config", help="a YAML file of its settings")]
+
+
+# Training commands: name -> (help, "module:ConfigClass", "module:train_function", default preset). Each gets
+# --out, --preset, --config, --resume and one flag per config field (add_training_command).
+TRAINING = {
+    "pretrain": ("pre-train a language model on a corpus (next-token prediction)",
+                 "lmlab.stages.pretrain:PretrainConfig", "lmlab.stages.pretrain:pretrain", "cpu-small"),
+    "sft": ("supervised fine-tuning of a causal-LM run on chat data",
+            "lmlab.stages.sft:SFTConfig", "lmlab.stages.sft:sft", None),
+    "reward": ("train a reward model (Bradley-Terry) on preference pairs",
+               "lmlab.stages.reward:RewardConfig", "lmlab.stages.reward:reward", None),
+    "dpo": ("train a policy on preference pairs: DPO, cDPO, robust, hinge, IPO, SimPO, ORPO",
+            "lmlab.stages.dpo:DPOConfig", "lmlab.stages.dpo:dpo", None),
+    "ppo": ("RLHF: train a policy with PPO against a reward model or a judge (--reward)",
+            "lmlab.stages.ppo:PPOConfig", "lmlab.stages.ppo:ppo", None),
+    "grpo": ("train a policy with GRPO, RLOO, Dr. GRPO or DAPO on verifiable rewards (--reward tasks)",
+             "lmlab.stages.grpo:GRPOConfig", "lmlab.stages.grpo:grpo", None),
+    "translate-train": ("train an encoder-decoder translator on KJV -> WEB verse pairs",
+                        "lmlab.stages.translate:TranslateConfig", "lmlab.stages.translate:translate_train", None),
+}  # fmt: skip
+
+# Every other command: name -> (help, its function, its config class or None, its arguments), in `--help`'s order.
+COMMANDS = {
+    "run": ("the whole default pipeline on the built-in corpus, with a report", cmd_run, None, [
+        out_arg("run folder", "run"),
+        arg("--quick", action="store_true", help="a few minutes instead of the full defaults"),
+        DEVICE,
+        arg("--seed", type=int, default=None,
+            help="every stage's training seed (default: 1337); evaluations stay fixed"),
+        NO_PROGRESS]),
+    "sample": ("sample text from a trained run, streaming tokens", cmd_sample, None, [
+        RUN, arg("--prompt", default=""), arg("--max-new-tokens", type=int, default=200),
+        arg("--temperature", type=float, default=0.8), arg("--top-k", type=int, default=None),
+        arg("--top-p", type=float, default=None), arg("--seed", type=int, default=None),
+        arg("--num-samples", type=int, default=1), DEVICE,
+        arg("--compile", action="store_true", help="torch.compile the KV-cache decoding (dynamic shapes)")]),
+    "pairs": ("preference pairs from an SFT run's samples, labelled by a judge (JSONL)", cmd_pairs,
+              "lmlab.stages.pairs:PairsConfig", [
+        arg("--out", help="folder for pairs.jsonl and info.json (default: pairs-<task>)"),
+        *CONFIG_ARGS]),
+    "frontier": ("the DPO paper's reward/KL frontier on controlled sentiment: PPO, PPO-GT, DPO, best-of-N",
+                 cmd_frontier, "lmlab.experiments.frontier:FrontierConfig", [
+        out_arg("report folder", "frontier"),
+        arg("--quick", action="store_true", help="a few points on small runs (the preset quick)"),
+        *CONFIG_ARGS, DEVICE, NO_PROGRESS]),
+    "chat": ("chat with a run, streaming replies (/reset, /system TEXT, /temperature X, /quit)", cmd_chat, None, [
+        RUN, arg("--system", default="", help="system prompt"), arg("--temperature", type=float, default=0.7),
+        arg("--top-k", type=int, default=50), arg("--max-new-tokens", type=int, default=128),
+        arg("--seed", type=int, default=None), DEVICE]),
+    "export": ("write a GPT run (GPT-2 or Llama) as a transformers folder or a GGUF file", cmd_export, None, [
+        RUN, arg("out", metavar="OUT", help="the folder (hf: new, or empty) or file (gguf: new) to write"),
+        arg("--format", default="hf", choices=["hf", "gguf"],
+            help="hf: transformers' from_pretrained folder; gguf: one file for llama.cpp (pip install gguf)"),
+        arg("--dtype", default="float32", choices=["float32", "float16"], help="gguf: the matrices' precision")]),
+    "import": ("a local transformers GPT-2 or Llama folder (safetensors) as an lmlab run", cmd_import, None, [
+        arg("hf_dir", metavar="HF_DIR"), arg("--out", required=True, help="the run folder to write (new, or empty)")]),
+    "serve": ("an OpenAI-compatible API (/v1/chat/completions, /v1/completions) and a chat page", cmd_serve, None, [
+        RUN, arg("--host", default="127.0.0.1", help="address to listen on (default: this machine only)"),
+        arg("--port", type=int, default=8000),
+        arg("--api-key", help="require 'Authorization: Bearer KEY' on /v1 (default: $LMLAB_API_KEY, else none)"),
+        arg("--model-name", help="the model id clients name (default: the run folder's name)"),
+        arg("--max-batch", type=int, default=8, help="requests decoded together (KV-cache slots)"), DEVICE,
+        arg("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
+            help="auto: bf16 where the hardware multiplies it natively (on a CPU, for batches), else float32"),
+        arg("--threads", type=int, default=0, help="CPU threads for the model; 0: all cores but one")]),
+    "eval": ("validation loss, perplexity and bits per byte of runs; --tasks: task accuracy and reply figures",
+             cmd_eval, None, [
+        arg("run", metavar="RUN", nargs="+", help="one or more runs, shown side by side"),
+        arg("--tasks", help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter), and "
+            "'replies': reply loss on held-out small talk and how-to answers, and the real-word rate of replies to "
+            "held-out openers"),
+        arg("--n", type=int, default=200, help="held-out instances per task (--judge: held-out prompts)"),
+        arg("--data", help="evaluate on this corpus instead of the run's own validation split"),
+        arg("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)"),
+        arg("--judge", help="sentiment | tasks | safety | a mixture (sentiment:4+safety) | REWARD_RUN: mean true "
+            "reward, win rate and KL on held-out prompts"),
+        arg("--against", metavar="RUN", help="--judge: the run to compute the win rate against (default: the "
+            "reference)"),
+        arg("--seed", type=int, default=0, help="--judge: sampling seed"),
+        arg("--split", default="test", choices=("dev", "test"),
+            help="--judge and --tasks: held-out test prompts, or dev prompts for tuning"), DEVICE]),
+    "translate": ("translate KJV-style English to modern English with a translate-train run", cmd_translate, None, [
+        RUN, arg("text"), arg("--beam", type=int, default=1, help="beam width (1: greedy search)"),
+        arg("--plot-attention", metavar="PNG", help="save the attention heatmap (rnn-attention runs)"), DEVICE]),
+    "compare": ("the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT on the budget crossover, associative recall, "
+                "gradients, translation by length, a word in context; a report", cmd_compare,
+                "lmlab.experiments.compare:CompareConfig", [
+        out_arg("report folder", "compare"),
+        arg("--quick", action="store_true", help="a smoke test in under 4 minutes instead of about 30 (the preset "
+            "quick); its report draws no conclusions"),
+        *CONFIG_ARGS, DEVICE,
+        arg("--from", dest="senses_run", metavar="RUN", help="a pre-trained run (e.g. lmlab run's RUN/pretrain) that "
+            "section 5's sense test reads besides the section's own models")]),
+}  # fmt: skip
+
+# `lmlab inspect WHAT`: name -> (help, its own arguments); each also takes RUN, --out and --device.
+INSPECT = {
+    "attention": ("each layer's attention weights over a text as heatmaps, and a summary of each head (GPT runs)", [
+        arg("text", help="the text (longer than the model's context: its last block is kept)")]),
+    "context": ("a word's hidden state in two or more sentences: cosine similarity at the embedding and each layer", [
+        arg("--word", required=True, help="the word to follow (whole word, case-sensitive)"),
+        arg("sentences", nargs="+", metavar="SENTENCE", help="two or more sentences holding the word"),
+        arg("--pool", default="last", choices=["last", "mean"],
+            help="a word of several tokens: its last token (default), or the mean of its tokens")]),
+    "lens": ("the logit lens: each layer's top next-token predictions over a text (GPT runs)", [
+        arg("text", help="the text (longer than the model's context: its last block is kept)"),
+        arg("--top-k", type=int, default=3, help="predictions shown per layer and position")]),
+}  # fmt: skip
+
+# The order `lmlab --help` lists the commands in (the story's order within each stage).
+ORDER = ("run", "pretrain", "sample", "sft", "pairs", "reward", "dpo", "ppo", "grpo", "frontier", "chat", "export",
+         "import", "serve", "eval", "translate-train", "translate", "compare", "inspect", "data")  # fmt: skip
+
+
+def load(spec: str):
+    """'module:name' -> the object (the commands' config classes and functions load only when the parser is built)."""
+    import importlib
+
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser, from the tables above: TRAINING, COMMANDS, INSPECT, and `data list`."""
+    from lmlab import __version__
+
     parser = argparse.ArgumentParser(
         prog="lmlab", description="Build a language model end to end: pre-training, fine-tuning, preferences."
     )
-    from lmlab import __version__
-
     parser.add_argument("--version", action="version", version=f"lmlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("run", help="the whole default pipeline on the built-in corpus, with a report")
-    p.add_argument("--out", help="run folder (default: runs/run-<timestamp>)")
-    p.add_argument("--quick", action="store_true", help="a few minutes instead of the full defaults")
-    p.add_argument("--device", default="auto")
-    p.add_argument(
-        "--seed", type=int, default=None, help="every stage's training seed (default: 1337); evaluations stay fixed"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(fn=cmd_run)
-
-    from lmlab.experiments.compare import CompareConfig
-    from lmlab.stages.pretrain import PretrainConfig, pretrain
-    from lmlab.stages.sft import SFTConfig, sft
-    from lmlab.stages.translate import TranslateConfig, translate_train
-
-    p = add_training_command(
-        sub,
-        "pretrain",
-        "pre-train a language model on a corpus (next-token prediction)",
-        PretrainConfig,
-        pretrain,
-        default_preset="cpu-small",
-    )
-    p.add_argument("--model", dest="arch", default=None, help="alias of --arch")
-
-    p = sub.add_parser("sample", help="sample text from a trained run, streaming tokens")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--prompt", default="")
-    p.add_argument("--max-new-tokens", type=int, default=200)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--num-samples", type=int, default=1)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--compile", action="store_true", help="torch.compile the KV-cache decoding (dynamic shapes)")
-    p.set_defaults(fn=cmd_sample)
-
-    add_training_command(sub, "sft", "supervised fine-tuning of a causal-LM run on chat data", SFTConfig, sft)
-
-    from lmlab.stages.dpo import DPOConfig, dpo
-    from lmlab.stages.pairs import PairsConfig
-    from lmlab.stages.reward import RewardConfig, reward
-
-    p = sub.add_parser("pairs", help="preference pairs from an SFT run's samples, labelled by a judge (JSONL)")
-    p.add_argument("--out", help="folder for pairs.jsonl and info.json (default: pairs-<task>)")
-    p.add_argument("--preset", help="named preset: " + ", ".join(PairsConfig.PRESETS))
-    p.add_argument("--config", help="a YAML file of pairs settings")
-    add_config_flags(p, PairsConfig)
-    p.set_defaults(fn=cmd_pairs)
-    add_training_command(
-        sub, "reward", "train a reward model (Bradley-Terry) on preference pairs", RewardConfig, reward
-    )
-    add_training_command(
-        sub, "dpo", "train a policy on preference pairs: DPO, cDPO, robust, hinge, IPO, SimPO, ORPO", DPOConfig, dpo
-    )
-    from lmlab.stages.ppo import PPOConfig, ppo
-
-    add_training_command(
-        sub, "ppo", "RLHF: train a policy with PPO against a reward model or a judge (--reward)", PPOConfig, ppo
-    )
-    from lmlab.stages.grpo import GRPOConfig, grpo
-
-    add_training_command(
-        sub, "grpo", "train a policy with GRPO, RLOO, Dr. GRPO or DAPO on verifiable rewards (--reward tasks)",
-        GRPOConfig, grpo,
-    )  # fmt: skip
-
-    from lmlab.experiments.frontier import FrontierConfig
-
-    p = sub.add_parser(
-        "frontier", help="the DPO paper's reward/KL frontier on controlled sentiment: PPO, PPO-GT, DPO, best-of-N"
-    )
-    p.add_argument("--out", help="report folder (default: runs/frontier-<timestamp>)")
-    p.add_argument("--quick", action="store_true", help="a few points on small runs (the preset quick)")
-    p.add_argument("--preset", help="named preset: " + ", ".join(FrontierConfig.PRESETS))
-    p.add_argument("--config", help="a YAML file of frontier settings")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_config_flags(p, FrontierConfig)
-    p.set_defaults(fn=cmd_frontier)
-
-    p = sub.add_parser("chat", help="chat with a run, streaming replies (/reset, /system TEXT, /temperature X, /quit)")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--system", default="", help="system prompt")
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--top-k", type=int, default=50)
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--device", default="auto")
-    p.set_defaults(fn=cmd_chat)
-
-    p = sub.add_parser("export", help="write a GPT run (GPT-2 or Llama) as a transformers folder or a GGUF file")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("out", metavar="OUT", help="the folder (hf: new, or empty) or file (gguf: new) to write")
-    p.add_argument(
-        "--format",
-        default="hf",
-        choices=["hf", "gguf"],
-        help="hf: transformers' from_pretrained folder; gguf: one file for llama.cpp (pip install gguf)",
-    )
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="gguf: the matrices' precision")
-    p.set_defaults(fn=cmd_export)
-
-    p = sub.add_parser("import", help="a local transformers GPT-2 or Llama folder (safetensors) as an lmlab run")
-    p.add_argument("hf_dir", metavar="HF_DIR")
-    p.add_argument("--out", required=True, help="the run folder to write (new, or empty)")
-    p.set_defaults(fn=cmd_import)
-
-    p = sub.add_parser("serve", help="an OpenAI-compatible API (/v1/chat/completions, /v1/completions) and a chat page")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on /v1 (default: $LMLAB_API_KEY, else none)")
-    p.add_argument("--model-name", help="the model id clients name (default: the run folder's name)")
-    p.add_argument("--max-batch", type=int, default=8, help="requests decoded together (KV-cache slots)")
-    p.add_argument("--device", default="auto")
-    p.add_argument(
-        "--dtype",
-        default="auto",
-        choices=["auto", "float32", "bfloat16"],
-        help="auto: bf16 where the hardware multiplies it natively (on a CPU, for batches), else float32",
-    )
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for the model; 0: all cores but one")
-    p.set_defaults(fn=cmd_serve)
-
-    p = sub.add_parser(
-        "eval", help="validation loss, perplexity and bits per byte of runs; --tasks: task accuracy and reply figures"
-    )
-    p.add_argument("run", metavar="RUN", nargs="+", help="one or more runs, shown side by side")
-    p.add_argument(
-        "--tasks",
-        help="comma-separated built-in tasks (e.g. add_2d,add_3d,reverse_word,count_letter), and 'replies': reply "
-        "loss on held-out small talk and how-to answers, and the real-word rate of replies to held-out openers",
-    )
-    p.add_argument("--n", type=int, default=200, help="held-out instances per task (--judge: held-out prompts)")
-    p.add_argument("--data", help="evaluate on this corpus instead of the run's own validation split")
-    p.add_argument("--max-tokens", type=int, default=0, help="evaluate at most this many tokens (0: all)")
-    p.add_argument(
-        "--judge",
-        help="sentiment | tasks | safety | a mixture (sentiment:4+safety) | REWARD_RUN: mean true reward, win rate and "
-        "KL on held-out prompts",
-    )
-    p.add_argument(
-        "--against", metavar="RUN", help="--judge: the run to compute the win rate against (default: the reference)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="--judge: sampling seed")
-    p.add_argument(
-        "--split",
-        default="test",
-        choices=("dev", "test"),
-        help="--judge and --tasks: held-out test prompts, or dev prompts for tuning",
-    )
-    p.add_argument("--device", default="auto")
-    p.set_defaults(fn=cmd_eval)
-
-    add_training_command(
-        sub,
-        "translate-train",
-        "train an encoder-decoder translator on KJV -> WEB verse pairs",
-        TranslateConfig,
-        translate_train,
-    )
-
-    p = sub.add_parser("translate", help="translate KJV-style English to modern English with a translate-train run")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("text")
-    p.add_argument("--beam", type=int, default=1, help="beam width (1: greedy search)")
-    p.add_argument("--plot-attention", metavar="PNG", help="save the attention heatmap (rnn-attention runs)")
-    p.add_argument("--device", default="auto")
-    p.set_defaults(fn=cmd_translate)
-
-    p = sub.add_parser(
-        "compare",
-        help="the beyond-RNNs experiment: RNN/LSTM/GRU vs GPT on the budget crossover, associative recall, "
-        "gradients, translation by length, a word in context; a report",
-    )
-    p.add_argument("--out", help="report folder (default: runs/compare-<timestamp>)")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="a smoke test in under 4 minutes instead of about 30 (the preset quick); its report draws no conclusions",
-    )
-    p.add_argument("--preset", help="named preset: " + ", ".join(CompareConfig.PRESETS))
-    p.add_argument("--config", help="a YAML file of compare settings")
-    p.add_argument("--device", default="auto")
-    add_config_flags(p, CompareConfig)
-    p.set_defaults(fn=cmd_compare)
-
-    p = sub.add_parser("inspect", help="look inside a causal-LM run: attention maps, a word in context, the logit lens")
-    inspect_sub = p.add_subparsers(dest="inspect_command", metavar="WHAT", required=True)
-    what = {
-        "attention": "each layer's attention weights over a text as heatmaps, and a summary of each head (GPT runs)",
-        "context": "a word's hidden state in two or more sentences: cosine similarity at the embedding and each layer",
-        "lens": "the logit lens: each layer's top next-token predictions over a text (GPT runs)",
-    }
-    for name, help_text in what.items():
-        q = inspect_sub.add_parser(name, help=help_text)
-        q.add_argument("run", metavar="RUN")
-        if name == "context":
-            q.add_argument("--word", required=True, help="the word to follow (whole word, case-sensitive)")
-            q.add_argument("sentences", nargs="+", metavar="SENTENCE", help="two or more sentences holding the word")
-            q.add_argument(
-                "--pool",
-                default="last",
-                choices=["last", "mean"],
-                help="a word of several tokens: its last token (default), or the mean of its tokens",
-            )
-        else:
-            q.add_argument("text", help="the text (longer than the model's context: its last block is kept)")
-        if name == "lens":
-            q.add_argument("--top-k", type=int, default=3, help="predictions shown per layer and position")
-        q.add_argument("--out", help="folder for the PNGs and index.md (default: runs/inspect-<timestamp>)")
-        q.add_argument("--device", default="auto")
-        q.set_defaults(fn=cmd_inspect)
-
-    p = sub.add_parser("data", help="built-in datasets")
-    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    data_sub.add_parser("list", help="list the built-in corpora and datasets").set_defaults(fn=cmd_data_list)
+    for name in ORDER:
+        if name in TRAINING:
+            help_text, config, train_fn, preset = TRAINING[name]
+            p = add_training_command(sub, name, help_text, load(config), load(train_fn), preset)
+            if name == "pretrain":
+                p.add_argument("--model", dest="arch", default=None, help="alias of --arch")
+        elif name in COMMANDS:
+            help_text, fn, config, args = COMMANDS[name]
+            p = sub.add_parser(name, help=help_text)
+            config_cls = load(config) if config else None
+            for flags, kw in args:
+                if flags == ("--preset",):
+                    kw = {**kw, "help": kw["help"].format(presets=", ".join(config_cls.PRESETS))}
+                p.add_argument(*flags, **kw)
+            if config_cls:
+                add_config_flags(p, config_cls)
+            p.set_defaults(fn=fn)
+        elif name == "inspect":
+            help_text = "look inside a causal-LM run: attention maps, a word in context, the logit lens"
+            p = sub.add_parser(name, help=help_text)
+            what = p.add_subparsers(dest="inspect_command", metavar="WHAT", required=True)
+            for what_name, (help_text, args) in INSPECT.items():
+                q = what.add_parser(what_name, help=help_text)
+                q.add_argument("run", metavar="RUN")
+                for flags, kw in args:
+                    q.add_argument(*flags, **kw)
+                q.add_argument("--out", help="folder for the PNGs and index.md (default: runs/inspect-<timestamp>)")
+                q.add_argument("--device", default="auto")
+                q.set_defaults(fn=cmd_inspect)
+        else:  # data
+            p = sub.add_parser("data", help="built-in datasets")
+            actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+            actions.add_parser("list", help="list the built-in corpora and datasets").set_defaults(fn=cmd_data_list)
     return parser
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lmlab.data.recall import IGNORE, Vocab, elimination_accuracy, mqar_batch, query_accuracy
+from lmlab.data.recall import IGNORE, Vocab, mqar_batch, query_accuracy, values_only_accuracy
 from lmlab.data.translation import Pair, concatenate, passage_pairs, passages
 from lmlab.errors import LmlabError
 from lmlab.eval.bleu import scores_by_length
@@ -17,6 +17,7 @@ torch.set_num_threads(1)
 
 @pytest.mark.parametrize("pairs,gap,queries", [(1, 0, 1), (8, 0, 8), (8, 40, 3), (64, 5, 16)])
 def test_mqar_rows_hold_distinct_keys_answerable_queries_and_the_requested_gap(pairs, gap, queries):
+    """Queries are keys of the row's pairs, drawn with replacement."""
     vocab = Vocab(n_filler=5, n_keys=64, n_values=10)
     length = 2 * pairs + gap + 2 * queries + 7
     x, y, distances = mqar_batch(np.random.default_rng(0), 50, length, pairs, gap, queries, vocab)
@@ -30,7 +31,7 @@ def test_mqar_rows_hold_distinct_keys_answerable_queries_and_the_requested_gap(p
         assert all(t < vocab.n_filler for t in row[:start] + row[start + 2 * pairs : length - 2 * queries])
         answer = dict(zip(keys, values))
         query_positions = [i for i, t in enumerate(target) if t != IGNORE]
-        assert len(query_positions) == queries and len({row[i] for i in query_positions}) == queries
+        assert len(query_positions) == queries
         for j, i in enumerate(query_positions):
             key = row[i]
             assert target[i] == answer[key] == row[i + 1]  # the query's value, teacher-forced next
@@ -46,13 +47,35 @@ def test_mqar_refuses_rows_that_do_not_fit():
         mqar_batch(np.random.default_rng(0), 2, 400, 200, 0, 4)
 
 
-def test_query_accuracy_and_the_elimination_baseline():
+def test_query_accuracy_and_the_values_only_baseline():
     x, y, _ = mqar_batch(np.random.default_rng(1), 4, 30, 4, 2, 3)
     perfect = torch.nn.functional.one_hot(y.clamp(min=0), Vocab().size).float()
     assert query_accuracy(perfect, y).all()
     assert query_accuracy(perfect[y != IGNORE], y).shape == (4, 3)
-    assert elimination_accuracy(2, 2) == pytest.approx(0.75)  # 1/2 then 1/1
-    assert elimination_accuracy(8, 1) == pytest.approx(1 / 8)
+    assert values_only_accuracy(8) == pytest.approx(1 / 8)
+
+
+def test_mqar_queries_leave_no_shortcut_by_elimination():
+    """A model that knows the row's values but not their keys, answering each query among the values not yet
+    asked, would score 100% on the last query were every pair asked once; with queries drawn with replacement it
+    scores about 1/K there, as on any query."""
+    K, rows = 8, 2000
+    vocab = Vocab()
+    x, y, _ = mqar_batch(np.random.default_rng(3), rows, 4 * K + 4, K, 2, K, vocab)
+    start = 4
+    pairs_values = x[:, start + 1 : start + 2 * K : 2]
+    query_positions = (y[0] != IGNORE).nonzero().flatten()
+    asked_before = x[:, query_positions[:-1] + 1]
+    last_target = y[:, query_positions[-1]]
+    rng = np.random.default_rng(0)
+    hits = 0
+    for values, before, target in zip(pairs_values.tolist(), asked_before.tolist(), last_target.tolist()):
+        left = [v for v in values if v not in before] or values
+        hits += int(left[rng.integers(len(left))] == target)
+    assert hits / rows < 0.2, hits / rows  # about 1/K, far from the 100% that one query per pair would give
+    assert len({tuple(row) for row in x[:, query_positions].tolist()}) > 1
+    repeats = sum(len(set(row)) < K for row in x[:, query_positions].tolist())
+    assert repeats > 0.9 * rows  # with replacement, K draws of K keys almost always repeat one
 
 
 def test_bleu_by_length_scores_each_bucket_on_its_own_sentences():

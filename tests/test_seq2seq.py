@@ -143,3 +143,17 @@ def test_train_translate_and_plot_through_the_cli(tmp_path, capsys):
     assert main(["translate", str(tmp_path / "lm"), "hello"]) == 2
     assert "this needs an encoder-decoder translator" in capsys.readouterr().err
     assert main(["translate-train", "--model", "lstm-attention", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_a_transformer_decoding_step_scores_only_the_last_position_and_matches_the_full_pass():
+    """Greedy decoding reruns the target prefix each step; the step's logits are the full pass's last position."""
+    torch.manual_seed(0)
+    model = build_seq2seq(Seq2SeqConfig(model="transformer", vocab_size=50, n_embd=32, n_head=4, n_layer=2)).eval()
+    src, tgt = torch.randint(4, 50, (3, 7)), torch.randint(4, 50, (3, 5))
+    with torch.no_grad():
+        state = model.encode(src)
+        full = model.decode(state, tgt)
+        last = model.decode(state, tgt, last_only=True)
+        step, _, _ = model.step({**state, "ys": tgt[:, :-1]}, tgt[:, -1])
+    assert last.shape == (3, 1, 50) and torch.allclose(last[:, 0], full[:, -1], atol=1e-5)
+    assert torch.allclose(step, full[:, -1], atol=1e-5)

@@ -4,7 +4,10 @@ A row is K key-value pairs, then `gap` filler tokens, then Q queries, each a key
 followed by its value; the targets are the values at the query positions:
     f f k1 v1 k2 v2 ... kK vK  f f ... (gap) ... f  k3 v3 k1 v1 ...
                                                      ^ predict v3  ^ predict v1
-Keys are distinct within a row, so every query has one answer. A Transformer looks the pair up
+Keys are distinct within a row, so every query has one answer. Queries are drawn from the pairs with
+replacement: were each pair asked once, a model that knew only which values the row holds could answer
+the last query by elimination (at K = 2 that alone scores 75%, at K = 8 34%) without binding any value to
+its key; with replacement the same model scores 1/K (`values_only_accuracy`). A Transformer looks the pair up
 while it is inside its context; a recurrent model must carry all K pairs in its fixed-size state
 through the gap, so its accuracy falls as K outgrows the state and as the gap forgets. A query's
 distance is the number of positions from its key in the pairs to its key among the queries.
@@ -42,17 +45,20 @@ def mqar_batch(
     gap: int,
     n_queries: int,
     vocab: Vocab = Vocab(),
+    distinct: bool = False,
 ):
     """x (B, L) int64, targets (B, L) with IGNORE except at the Q query keys, whose target is the value
     that follows; distances (B, Q), each query's distance from its key in the pairs.
 
-    Layout: leading filler, the K pairs, `gap` fillers, the Q queries (2 tokens each) ending the row.
+    Layout: leading filler, the K pairs, `gap` fillers, the Q queries (2 tokens each) ending the row. Queries are
+    drawn with replacement; distinct=True asks Q different pairs instead (the layout that leaves the elimination
+    shortcut open, kept to measure it).
     """
     K, Q, B = n_pairs, n_queries, batch_size
     if K > vocab.n_keys:
         raise ValueError(f"n_pairs {K} exceeds the {vocab.n_keys} distinct keys")
-    if not 1 <= Q <= K:
-        raise ValueError(f"n_queries must be 1..n_pairs ({K}), got {Q}")
+    if not 1 <= Q <= (K if distinct else Q):
+        raise ValueError(f"n_queries must be at least 1 (at most n_pairs, {K}, if distinct), got {Q}")
     start = length - 2 * Q - gap - 2 * K  # where the pairs begin
     if start < 0:
         raise ValueError(f"{K} pairs, a gap of {gap} and {Q} queries need {2 * K + gap + 2 * Q} > {length} tokens")
@@ -62,7 +68,10 @@ def mqar_batch(
     keys_tok, values_tok = vocab.n_filler + keys, vocab.n_filler + vocab.n_keys + values
     x[:, start : start + 2 * K : 2] = keys_tok
     x[:, start + 1 : start + 2 * K : 2] = values_tok
-    asked = np.argsort(rng.random((B, K)), axis=1)[:, :Q]  # which pairs are queried, in random order
+    if distinct:
+        asked = np.argsort(rng.random((B, K)), axis=1)[:, :Q]
+    else:
+        asked = rng.integers(0, K, size=(B, Q))  # which pair each query asks, with replacement (module docstring)
     rows = np.arange(B)[:, None]
     q0 = length - 2 * Q  # the first query key
     query_pos = q0 + 2 * np.arange(Q)  # (Q,)
@@ -82,7 +91,6 @@ def query_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (pred == targets[mask]).view(targets.size(0), -1)
 
 
-def elimination_accuracy(n_pairs: int, n_queries: int) -> float:
-    """Expected accuracy of a model that knows only which values are in the row and which it already
-    answered: query j guesses among the n_pairs - j values not yet asked."""
-    return float(np.mean([1 / (n_pairs - j) for j in range(n_queries)]))
+def values_only_accuracy(n_pairs: int) -> float:
+    """Expected accuracy of a model that knows which values the row holds but not their keys: one in K."""
+    return 1 / n_pairs

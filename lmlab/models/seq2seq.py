@@ -217,7 +217,8 @@ class TransformerSeq2Seq(Seq2SeqBase):
         memory = self.encoder(self.embed_positions(src), src_key_padding_mask=~mask)
         return {"memory": memory, "mask": mask, "ys": src.new_zeros(src.size(0), 0)}
 
-    def decode(self, state, tgt_in):
+    def decode(self, state, tgt_in, last_only: bool = False):
+        """Logits (B, T, V) of every target position, or (B, 1, V) of the last one only (decoding a step)."""
         T = tgt_in.size(1)
         causal = nn.Transformer.generate_square_subsequent_mask(T, device=tgt_in.device)
         x = self.decoder(
@@ -227,7 +228,7 @@ class TransformerSeq2Seq(Seq2SeqBase):
             tgt_is_causal=True,
             memory_key_padding_mask=~state["mask"],
         )
-        return self.logits(x)
+        return self.logits(x[:, -1:] if last_only else x)
 
     def forward(self, src, tgt_in):
         return self.decode(self.encode(src), tgt_in)
@@ -235,4 +236,4 @@ class TransformerSeq2Seq(Seq2SeqBase):
     def step(self, state, y_prev):
         # No decoder cache: each step reruns the target prefix (short sentences; clarity first).
         ys = torch.cat([state["ys"], y_prev[:, None]], dim=1)
-        return self.decode(state, ys)[:, -1], None, {**state, "ys": ys}
+        return self.decode(state, ys, last_only=True)[:, -1], None, {**state, "ys": ys}

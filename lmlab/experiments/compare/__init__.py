@@ -8,7 +8,7 @@ Each section tests one claim of the story and says whether the measurement suppo
 3. Vanishing gradients: ||d loss_T / d x_t|| vs T - t for the trained language models.
 4. Translation (KJV -> WEB) of 1, 2 and 3 consecutive verses: BLEU and chrF against source length
    (Bahdanau et al. 2015, Fig. 2) for rnn, rnn-attention and transformer.
-5. A word in context: the cosine similarity of *bank*'s hidden state in two sentences, by layer.
+5. A word in context: how much context each layer mixes into a word, and whether it separates the word's senses.
 Writes RUN/report.md, results.json and PNG figures. Results are reported as measured, whatever they show;
 a model whose own score shows it did not learn (LEARNED) is named and left out of every comparison.
 
@@ -27,7 +27,7 @@ import torch
 from lmlab.data.recall import Vocab
 from lmlab.device import cpu_model, pick_device
 from lmlab.errors import LmlabError
-from lmlab.experiments.compare.context import context_curves, context_section
+from lmlab.experiments.compare.context import context_curves, context_results, context_section, plot_context
 from lmlab.experiments.compare.crossover import (
     bpb_stats,
     crossover_point,
@@ -72,8 +72,6 @@ def environment_line() -> str:
 def write_report(
     out: Path, lm: dict, recall: dict, grads: dict, tr: dict, context: dict, cc: CompareSettings, seconds: float
 ) -> Path:
-    from lmlab.inspect.context import BANK, plot_similarity
-
     lines = ["# Beyond RNNs: recurrent models vs the Transformer", "",
              f"Measured on this machine in {seconds / 60:.1f} min (`lmlab compare"
              f"{' --quick' if cc.smoke_test else ''}`; {environment_line()}); numbers as measured.", ""]  # fmt: skip
@@ -93,12 +91,11 @@ def write_report(
     plot_recall(recall, cc, out / "recall.png")
     plot_gradients(grads, out / "gradients.png")
     plot_bleu_by_length(tr, out / "bleu_length.png")
-    word = BANK[0]
-    plot_similarity(context, out / "context.png", f"{word!r} in two sentences: similarity by depth")
-    bank = {a: dict(zip(c.layers, c.similarity[:, 0].tolist())) for a, c in context.items()}
+    plot_context(context, out / "context.png")
     lm_out = {k: v for k, v in lm.items() if not k.startswith("_")}
     lm_out["runs"] = [{k: v for k, v in r.items() if k != "bpb_by_step"} for r in lm["runs"]]
-    results = {"lm": lm_out, "recall": recall, "gradients": grads, "translation": tr, "context": bank}
+    results = {"lm": lm_out, "recall": recall, "gradients": grads, "translation": tr}
+    results["context"] = context_results(context)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     (out / "report.md").write_text("\n".join(lines))
     return out
@@ -135,6 +132,6 @@ def run_compare(config: CompareConfig | None = None, out: str | Path | None = No
     lm = language_models(cc, out, device)
     recall = recall_models(cc, device)
     grads = gradient_norms(lm, device)
-    context = context_curves(lm, device)
+    context = context_curves(lm, cc, device)
     tr = translation_models(cc, out, device)
     return write_report(out, lm, recall, grads, tr, context, cc, time.perf_counter() - t0)

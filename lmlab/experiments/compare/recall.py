@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmlab.data.recall import IGNORE, Vocab, elimination_accuracy, mqar_batch, query_accuracy
+from lmlab.data.recall import IGNORE, Vocab, mqar_batch, query_accuracy, values_only_accuracy
 from lmlab.experiments.compare.crossover import _bar, matched_width, n_params
 from lmlab.experiments.compare.plots import series
 from lmlab.experiments.compare.settings import LEARNED, LM_ARCHS, CompareSettings, learned
@@ -67,12 +67,13 @@ def train_recall(model, cc: CompareSettings, vocab: Vocab, device, seed: int = 0
     t0, step, stage, ema, best, best_step, log = time.perf_counter(), 0, 0, 0.0, 0.0, 0, []
     while (elapsed := time.perf_counter() - t0) < cc.recall_seconds:
         k_max, gap_max = stages[stage]
-        K = int(rng.choice([k for k in ks if 2 <= k <= k_max] or [1]))
+        K = int(rng.choice([k for k in ks if k <= k_max and (k > 1 or cc.recall_train_k1)] or [1]))
         Q = queries(K)
         room = cc.recall_length - 8 - 2 * K - 2 * Q
         gap_max = max(0, min(gap_max if rng.random() < 0.5 else 8, room))  # half the rows with short gaps
         gap = int(rng.integers(0, gap_max + 1))
-        x, y, _ = mqar_batch(rng, 32, 2 * K + 2 * Q + gap + int(rng.integers(0, 8)), K, gap, Q, vocab)
+        length = 2 * K + 2 * Q + gap + int(rng.integers(0, 8))
+        x, y, _ = mqar_batch(rng, 32, length, K, gap, Q, vocab, cc.recall_distinct_queries)
         x, y = x.to(device), y.to(device)
         warm = min(1.0, (step + 1) / 50)
         for group in optimizer.param_groups:
@@ -108,7 +109,8 @@ def recall_accuracy(model, cc: CompareSettings, vocab: Vocab, device, rows: int 
 
     def measure(seed, K, gap):  # (accuracy, mean key-query distance) on `rows` held-out rows
         Q = queries(K)
-        x, y, d = mqar_batch(np.random.default_rng(seed), rows, 2 * K + 2 * Q + gap + 4, K, gap, Q, vocab)
+        length = 2 * K + 2 * Q + gap + 4
+        x, y, d = mqar_batch(np.random.default_rng(seed), rows, length, K, gap, Q, vocab, cc.recall_distinct_queries)
         x, y = x.to(device), y.to(device)
         return float(query_accuracy(recall_logits(model, x, y), y).float().mean()), float(d.mean())
 
@@ -142,7 +144,7 @@ def recall_models(cc: CompareSettings, device) -> dict:
     K = cc.recall_gap_pairs
     results["_task"] = {
         "chance": vocab.chance,
-        "elimination": elimination_accuracy(K, queries(K)),
+        "values_only": values_only_accuracy(K),
         "keys": vocab.n_keys,
     }
     return results
@@ -163,12 +165,54 @@ def plot_recall(recall: dict, cc: CompareSettings, path: Path):
             label = f"{arch} (state {r['state']} floats)" if r["state"] else f"{arch} (attention)"
             series(ax, arch, list(r[key]), list(r[key].values()), label=label)
         ax.axhline(recall["_task"]["chance"], color="gray", ls=":", lw=1, label="chance")
+        if key == "by_pairs":
+            Ks = cc.ints("recall_pairs")
+            ax.plot(Ks, [1 / k for k in Ks], color="gray", ls="--", lw=1, label="values only (1/K)")
         ax.set(title=title, xlabel=xlabel, ylabel="accuracy on held-out rows", ylim=(-0.03, 1.03))
         ax.grid(alpha=0.3)
         ax.legend(framealpha=0.6, fontsize=8)
     left.set_xscale("log", base=2)
     fig.tight_layout()
     fig.savefig(path)
+
+
+BINDS = 0.1  # a model binds values to keys at K where it beats the values-only baseline 1/K by this much
+FALLS = 0.2  # it falls with K where it scores this much below the GPT at the largest K
+FORGETS = 0.1  # it forgets with the gap where it loses this much from the smallest gap to the largest
+
+
+def recall_verdict(recall: dict, Ks: tuple[int, ...], gaps: tuple[int, ...]) -> list[str]:
+    """The sentences that close section 2, by the rules of BINDS, FALLS, FORGETS and the did-not-learn rule."""
+    task = recall["_task"]
+    rule = LEARNED["recall"].format(**task)
+    ok = {a: learned("recall", recall[a]["by_pairs"][min(Ks)]) for a in LM_ARCHS}
+    failed = [a for a in LM_ARCHS if not ok[a]]
+    verdict = [f"{', '.join(failed)} did not learn ({rule}), so no comparison is drawn with them."] if failed else []
+    if not ok["gpt"]:
+        return verdict + ["**Verdict:** the GPT did not learn here, so the measurement says nothing about the claim."]
+    top = max(Ks)
+    g_top = recall["gpt"]["by_pairs"][top]
+    verdict.append(f"The GPT scores {g_top:.0%} at K = {top}.")
+    rnns = [a for a in LM_ARCHS[:3] if ok[a]]
+    bound = {a: [k for k in Ks if k > 1 and recall[a]["by_pairs"][k] >= 1 / k + BINDS] for a in rnns}
+    # Falling with K tests the state's capacity only in a model that held facts at some K > 1: one at the
+    # values-only baseline everywhere falls as 1/K does, whatever its state.
+    fall = [a for a in rnns if bound[a] and recall[a]["by_pairs"][top] < g_top - FALLS]
+    forget = [a for a in rnns if recall[a]["by_gap"][gaps[-1]] < recall[a]["by_gap"][gaps[0]] - FORGETS]
+    for a in rnns:
+        binds = (f"beats the values-only baseline up to K = {max(bound[a])}" if bound[a] else
+                 "scores no more than the values-only baseline 1/K at every K > 1: it carries the row's values "
+                 "but not which key each belongs to, so its fall with K is the baseline's, not a state filling "
+                 "up")  # fmt: skip
+        verdict.append(f"{a} (state {recall[a]['state']}): {recall[a]['by_pairs'][top]:.0%} at K = {top}, {binds}; "
+                       f"{recall[a]['by_gap'][gaps[0]]:.0%} → {recall[a]['by_gap'][gaps[-1]]:.0%} from gap "
+                       f"{gaps[0]} to {gaps[-1]}.")  # fmt: skip
+    holds = g_top >= 0.9 and rnns and len(fall) == len(rnns)
+    word = "supports" if holds and forget else "partly supports" if fall or forget else "does not support"
+    verdict.append(f"**Verdict:** the measurement {word} the claim"
+                   + (f" (falls with K as the state fills: {', '.join(fall) or 'none'}; forgets with the gap: "
+                      f"{', '.join(forget) or 'none'})." if rnns else "."))  # fmt: skip
+    return verdict
 
 
 def recall_section(recall: dict, cc: CompareSettings) -> list[str]:
@@ -180,12 +224,17 @@ def recall_section(recall: dict, cc: CompareSettings) -> list[str]:
         "as the number of facts outgrows the state and as the distance grows; attention looks back at the facts "
         "themselves and stays near 100% within its context.", "",
         f"Each row holds K key-value pairs (keys distinct, {task['keys']} keys and values), a gap of filler, then up "
-        f"to 16 of the keys again; the model must name each one's value (Arora et al. 2023). All four models have "
-        f"2 layers at matched parameters and train up to {cc.recall_seconds:g} s (lr {cc.recall_lr:g}, batch 32) on a "
-        "curriculum: K up to 4 and gaps up to 8, then K up to 16 and gaps up to 32, then everything; each stage "
-        "ends at 95% training accuracy or its share of the time, and training stops when accuracy has not improved "
-        "by a point in 1000 steps. Accuracy on 200 held-out rows per cell; chance "
-        f"{task['chance']:.1%}.", "",
+        f"to 16 queries, each a key of the pairs drawn with replacement; the model must name each one's value "
+        f"(Arora et al. 2023). With replacement, knowing which values the row holds but not their keys scores 1/K "
+        f"(the values-only baseline); were each pair asked once, the last query would follow by elimination. All "
+        f"four models have 2 layers at matched parameters and train up to {cc.recall_seconds:g} s (lr "
+        f"{cc.recall_lr:g}, batch 32) on a curriculum: K up to 4 and gaps up to 8, then K up to 16 and gaps up to "
+        "32, then everything (K = 1 included throughout); each stage ends at 95% training accuracy or its share of "
+        "the time, and training stops when accuracy has not improved by a point in 1000 steps. Accuracy on 200 "
+        f"held-out rows per cell; chance {task['chance']:.1%}. **Rules**: a model binds values to keys at K where "
+        f"it beats 1/K by {BINDS:.0%} or more; it falls with K as its state fills where it binds at some K > 1 and "
+        f"is {FALLS:.0%} or more below the GPT at the largest K; it forgets with the gap where it loses "
+        f"{FORGETS:.0%} or more from the smallest gap to the largest.", "",
         "| model | params | state (floats) | steps | " + " | ".join(f"K={k}" for k in Ks) + " |",
         "|---" * (len(Ks) + 4) + "|",
     ]  # fmt: skip
@@ -194,32 +243,11 @@ def recall_section(recall: dict, cc: CompareSettings) -> list[str]:
         state = r["state"] if r["state"] else f"KV cache: {2 * 2 * cc.recall_width} per token"
         lines.append(f"| {arch} | {r['params']:,} | {state} | {r['steps']} | "
                      + " | ".join(f"{r['by_pairs'][k]:.2f}" for k in Ks) + " |")  # fmt: skip
+    lines.append("| values only (1/K) | | | | " + " | ".join(f"{1 / k:.2f}" for k in Ks) + " |")
     lines += ["", f"Against the gap, K = {K} (mean key-query distance in brackets):", "",
               "| model | " + " | ".join(f"gap {g} ({recall['gpt']['distance'][g]:.0f})" for g in gaps) + " |",
               "|---" * (len(gaps) + 1) + "|"]  # fmt: skip
     for arch in LM_ARCHS:
         lines.append(f"| {arch} | " + " | ".join(f"{recall[arch]['by_gap'][g]:.2f}" for g in gaps) + " |")
     lines += ["", "![recall](recall.png)", ""]
-    rule = LEARNED["recall"].format(**task)
-    ok = {a: learned("recall", recall[a]["by_pairs"][min(Ks)]) for a in LM_ARCHS}
-    failed = [a for a in LM_ARCHS if not ok[a]]
-    verdict = [f"{', '.join(failed)} did not learn ({rule}), so no comparison is drawn with them."] if failed else []
-    top = max(Ks)
-    if ok["gpt"]:
-        g_top = recall["gpt"]["by_pairs"][top]
-        verdict.append(f"The GPT scores {g_top:.0%} at K = {top}.")
-        rnns = [a for a in LM_ARCHS[:3] if ok[a]]
-        fall = [a for a in rnns if recall[a]["by_pairs"][top] < g_top - 0.2]
-        forget = [a for a in rnns if recall[a]["by_gap"][gaps[-1]] < recall[a]["by_gap"][gaps[0]] - 0.1]
-        for a in rnns:
-            verdict.append(f"{a} (state {recall[a]['state']}): {recall[a]['by_pairs'][top]:.0%} at K = {top}, "
-                           f"{recall[a]['by_gap'][gaps[0]]:.0%} → {recall[a]['by_gap'][gaps[-1]]:.0%} from gap "
-                           f"{gaps[0]} to {gaps[-1]}.")  # fmt: skip
-        holds = g_top >= 0.9 and rnns and len(fall) == len(rnns)
-        word = "supports" if holds else "partly supports" if fall or forget else "does not support"
-        verdict.append(f"**Verdict:** the measurement {word} the claim"
-                       + (f" (falls with K: {', '.join(fall) or 'none'}; forgets with the gap: "
-                          f"{', '.join(forget) or 'none'})." if rnns else "."))  # fmt: skip
-    else:
-        verdict.append("**Verdict:** the GPT did not learn here, so the measurement says nothing about the claim.")
-    return lines + [" ".join(verdict), ""]
+    return lines + [" ".join(recall_verdict(recall, Ks, gaps)), ""]

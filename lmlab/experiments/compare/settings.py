@@ -48,10 +48,13 @@ class CompareSettings:
     block_size: int = opt(128, "context of every language model")
     batch_size: int = opt(16, "batch size of the language models")
     gpt_layers: int = opt(4, "GPT layers; the 2-layer recurrent models get the width that matches its parameters")
-    sizes: str = opt("128", "comma-separated GPT widths (model sizes); the first is the main one")
-    budgets: str = opt("15,30,60", "comma-separated training budgets in seconds, each a multiple of the first")
+    # The defaults reach past the crossovers within 30 minutes on 2 cores: at width 64 the GPT passed the LSTM from
+    # 50 s and the RNN from 200 s in a dev measurement (another seed, `bench/crossover.py --sizes 64 --seed 2024`).
+    sizes: str = opt("64", "comma-separated GPT widths (model sizes); the first is the main one")
+    budgets: str = opt("25,50,75,100,150", "comma-separated training budgets in seconds, each a multiple of the first")
     size_budget: float = opt(0.0, "budget at which the sizes after the first are compared (0: the largest)")
-    seeds: int = opt(3, "seeds per architecture and size")
+    seeds: int = opt(2, "seeds per architecture and size")
+    seed: int = opt(1337, "the first seed of the language models (seeds are seed, seed + 1, ...)")
     workers: int = opt(0, "language models trained at once, one CPU thread each (0: one per core, 1 on a GPU)")
     # Peak lr per architecture: the best of 2e-3, 4e-3, 8e-3 (GPT: 1e-3, 2e-3, 4e-3) by `python bench/compare_lr.py`.
     lr_rnn: float = opt(4e-3, "peak learning rate of the RNN language model")
@@ -60,10 +63,12 @@ class CompareSettings:
     lr_gpt: float = opt(4e-3, "peak learning rate of the GPT language model")
     recall_pairs: str = opt("1,2,4,8,16,32,64", "comma-separated numbers of key-value pairs K measured")
     recall_gaps: str = opt("0,16,64,128,192", "comma-separated gaps (filler tokens before the queries) measured")
-    recall_gap_pairs: int = opt(8, "K of the gap curve")
-    recall_pairs_gap: int = opt(8, "gap of the K curve (with no gap at all, queries look like more pairs)")
+    recall_gap_pairs: int = opt(1, "K of the gap curve (1: one value carried across the gap, what every model learns)")
+    recall_pairs_gap: int = opt(2, "gap of the K curve (short: the gap curve is the one that measures distance)")
     recall_length: int = opt(256, "longest recall row, the models' context")
-    recall_seconds: float = opt(120.0, "training budget per recall model (it stops sooner when it plateaus)")
+    recall_seconds: float = opt(60.0, "training budget per recall model (it stops sooner when it plateaus)")
+    recall_distinct_queries: bool = opt(False, "ask each pair at most once (leaves the elimination shortcut open)")
+    recall_train_k1: bool = opt(True, "the curriculum includes K = 1 (without it a plain RNN never starts)")
     recall_width: int = opt(64, "width of the 2-layer recall GPT; the recurrent models match its parameters")
     recall_lr: float = opt(1e-3, "peak learning rate of the recall models")
     translate_seconds: float = opt(100.0, "training seconds per translation model")
@@ -75,6 +80,11 @@ class CompareSettings:
     translate_pairs: int = opt(0, "limit the training passages to this many (0: all)")
     bleu_sentences: int = opt(100, "test passages translated per number of verses")
     length_edges: str = opt("0,20,40,60,80,100,130,160", "source-length bucket edges in tokens")
+    senses_run: str = opt(
+        "",
+        "a pre-trained causal-LM run (e.g. lmlab run's RUN/pretrain) that section 5's sense test "
+        "reads besides the section-1 models (--from)",
+    )
     smoke_test: bool = opt(False, "the report says it is a smoke test and draws no conclusions (--quick sets it)")
     cache_dir: str = opt("", "token cache; empty means $LMLAB_CACHE or ~/.cache/lmlab")
 
@@ -91,6 +101,6 @@ class CompareConfig(Config):
             translate_pairs=3000, smoke_test=True,
         ),
         # The full crossover: 25 s to 400 s at the main size, 3 sizes at 50 s, 3 seeds (~90 min on 2 quiet cores).
-        "crossover": dict(sizes="128,64,256", budgets="25,50,100,200,400", size_budget=50),
+        "crossover": dict(sizes="128,64,256", budgets="25,50,100,200,400", size_budget=50, seeds=3),
     }  # fmt: skip
     compare: CompareSettings = field(default_factory=CompareSettings)
