@@ -597,11 +597,17 @@ def recall_dev() -> str:
         turns = [f"{per[gap][0]:.2f} → {per[gap][-1]:.2f}" for gap in ("16", "0")]
         k1 = " / ".join(f"{g['1'][k]:.2f}" for k in ("0", "8", "16", "64"))
         k8 = " / ".join(f"{g['8'][k]:.2f}" for k in ("0", "1", "16"))
-        rows.append((name, m["steps"], k1, f"{g['2']['8']:.2f}", k8, *turns))
+        rows.append((name, f"{m['steps']:,}", k1, f"{g['2']['8']:.2f}", k8, *turns))
     lines = [f"`{r['command']}` ({machine_line(r)}; `bench/results/{INTEL}/recall_dev.json`; dev rows):", "",
              *table("setting | steps | K = 1, gap 0 / 8 / 16 / 64 | K = 2, gap 8 | K = 8, gap 0 / 1 / 16 | K = 8, gap "
                     "16: first query → last | K = 8, gap 0: first query → last", rows)]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def compare_quick() -> str:
+    """One line: `lmlab compare --quick`'s wall time and peak memory, from bench/compare.py --quick."""
+    c = load(INTEL, "compare_quick")
+    return f"**{c['minutes']:.1f} min, {c['peak_rss_gb']:.2f} GB** ({c['cpu']}, {c['cpus']} cpus; `compare_quick.json`)"
 
 
 def compare() -> str:
@@ -627,6 +633,7 @@ TABLES = {
     "shakespeare-ablation": shakespeare_ablation,
     "crossover": crossover_tables,
     "compare": compare,
+    "compare-quick": compare_quick,
     "recall-dev": recall_dev,
     "crossover-dev": lambda: crossover_tables(INTEL, "crossover_dev_width64"),
     "senses": senses,

@@ -29,7 +29,7 @@ def test_the_shipped_senses_hold_enough_words_and_sentences():
 @pytest.mark.parametrize(
     "lines,message",
     [
-        ([{"word": "bank", "sense": "river"}], ":1: expected an object"),
+        ([{"word": "bank", "sense": "river"}], ":1: 'sentence' must be non-empty text"),
         ([{"word": "bank", "sense": "river", "sentence": "the banks were high"}], ":1: the sentence does not hold"),
         ([{"word": "bank", "sense": "river", "sentence": "the bank"}] * 4, "needs two senses of at least 4"),
     ],

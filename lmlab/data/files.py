@@ -25,3 +25,11 @@ def jsonl_records(path: Path) -> Iterator[tuple[int, object]]:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
                 raise LmlabError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+
+
+def text_field(record: dict, name: str, where: str) -> str:
+    """record[name], which must be non-empty text; otherwise an error naming `where` (file:line) and the field."""
+    value = record.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise LmlabError(f"{where}: {name!r} must be non-empty text")
+    return value

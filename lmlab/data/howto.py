@@ -17,7 +17,7 @@ topic of a held-out refusals.BENIGN_TEST prompt (tests/test_howto.py checks both
 
 from pathlib import Path
 
-from lmlab.data.files import jsonl_records
+from lmlab.data.files import jsonl_records, text_field
 from lmlab.data.splits import is_held_out
 from lmlab.errors import LmlabError
 
@@ -31,10 +31,8 @@ def read_howto(path: Path = TABLE) -> tuple[tuple[str, str], ...]:
     for lineno, record in jsonl_records(path):
         if not isinstance(record, dict) or sorted(record) != sorted(FIELDS):
             raise LmlabError(f"{path}:{lineno}: expected an object with exactly the fields {', '.join(FIELDS)}")
-        for name in FIELDS:
-            if not isinstance(record[name], str) or not record[name].strip():
-                raise LmlabError(f"{path}:{lineno}: {name!r} must be non-empty text")
-        pairs.append((record["question"], record["answer"]))
+        topic, question, answer = (text_field(record, name, f"{path}:{lineno}") for name in FIELDS)
+        pairs.append((question, answer))
     if not pairs:
         raise LmlabError(f"{path}: holds no how-to questions")
     return tuple(pairs)

@@ -69,11 +69,15 @@ def split_of(text: str) -> str:
     return "dev" if hashlib.blake2b(text.encode(), digest_size=2).digest()[0] < 52 else "train"
 
 
+def mixture_parts(spec: str) -> list[tuple[str, str]]:
+    """(name, weight text) of each part of a task or mixture spec: "sentiment:3+safety" -> sentiment 3, safety ''."""
+    return [part.strip().partition(":")[::2] for part in spec.split("+")]
+
+
 def task_weights(spec: str) -> dict[str, float]:
     """The tasks of a task or mixture spec ("sentiment", "sentiment:3+safety") and their weights."""
     weights = {}
-    for part in spec.split("+"):
-        name, _, weight = part.strip().partition(":")
+    for name, weight in mixture_parts(spec):
         if name not in PREFERENCE_TASKS:
             raise LmlabError(
                 f"unknown preference task {name!r} in {spec!r}; choose one of {', '.join(PREFERENCE_TASKS)}, or a "

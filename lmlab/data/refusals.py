@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlab.data.files import jsonl_records
+from lmlab.data.files import jsonl_records, text_field
 from lmlab.data.howto import HOWTO_TRAIN
 from lmlab.errors import LmlabError
 
@@ -111,8 +111,7 @@ def read_lookalikes(path: Path = LOOKALIKES_FILE) -> tuple[tuple[tuple[str, str]
         if fields is None:
             raise LmlabError(f"{where}: expected an object with 'split' train or test")
         for name in fields:
-            if not isinstance(record.get(name), str) or not record[name].strip():
-                raise LmlabError(f"{where}: {name!r} must be non-empty text")
+            text_field(record, name, where)
         (train.append((record["prompt"], record["answer"])) if split == "train" else test.append(record["prompt"]))
     return tuple(train), tuple(test)
 

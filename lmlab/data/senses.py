@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmlab.data.files import jsonl_records
+from lmlab.data.files import jsonl_records, text_field
 from lmlab.errors import LmlabError
 
 SENSES_FILE = Path(__file__).with_name("senses.jsonl")
@@ -26,14 +26,12 @@ def read_senses(path: Path = SENSES_FILE) -> list[SenseSet]:
     sentences, and every sentence must hold its word (errors name file:line or the word)."""
     by_word: dict[str, dict[str, list[str]]] = {}
     for lineno, record in jsonl_records(path):
-        fields = ("word", "sense", "sentence")
-        if not isinstance(record, dict) or any(not isinstance(record.get(f), str) or not record[f].strip()
-                                               for f in fields):  # fmt: skip
-            raise LmlabError(f"{path}:{lineno}: expected an object with non-empty text fields {', '.join(fields)}")
-        word, sentence = record["word"], record["sentence"]
+        if not isinstance(record, dict):
+            raise LmlabError(f"{path}:{lineno}: expected an object with the text fields word, sense, sentence")
+        word, sense, sentence = (text_field(record, name, f"{path}:{lineno}") for name in ("word", "sense", "sentence"))
         if not re.search(rf"(?<!\w){re.escape(word)}(?!\w)", sentence):
             raise LmlabError(f"{path}:{lineno}: the sentence does not hold the word {word!r} as a whole word")
-        by_word.setdefault(word, {}).setdefault(record["sense"], []).append(sentence)
+        by_word.setdefault(word, {}).setdefault(sense, []).append(sentence)
     sets = []
     for word, senses in by_word.items():
         if len(senses) != 2 or min(map(len, senses.values())) < MIN_SENTENCES:

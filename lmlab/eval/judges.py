@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from lmlab.data import tasks
-from lmlab.data.preference_tasks import SAFETY_KINDS, Prompt, task_weights
+from lmlab.data.preference_tasks import SAFETY_KINDS, Prompt, mixture_parts, task_weights
 from lmlab.data.refusals import is_refusal
 from lmlab.errors import LmlabError
 
@@ -121,7 +121,7 @@ def score_sequences(model, sequences: list[list[int]], pad_id: int, batch_size: 
 
 def is_judge_spec(spec: str) -> bool:
     """Whether spec names a built-in judge or a mixture of them (not a reward-model run)."""
-    return all(part.partition(":")[0].strip() in JUDGES for part in spec.split("+"))
+    return all(name in JUDGES for name, _ in mixture_parts(spec))
 
 
 def load_judge(spec: str, device="cpu"):
