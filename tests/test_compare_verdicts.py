@@ -146,3 +146,22 @@ def test_a_systematic_but_tiny_difference_does_not_separate_senses():
     tiny = SenseResult("left", ("side", "went"), ["embedding", "layer 1"], within=[1.0, 0.9995], across=[1.0, 0.9990],
                        null_sd=[0.0, 0.0001], mixing=[1.0, 0.999], p=0.008, splits=126)  # fmt: skip
     assert not tiny.separates and sense(0.008, 0.7).separates
+
+
+def test_a_run_given_with_from_joins_section_5_and_can_carry_its_verdict():
+    from lmlab.experiments.compare.context import context_models
+
+    lm = {"main": {a: f"runs/lm-{a}" for a in ("rnn", "lstm", "gru", "gpt")}}
+    models = context_models(lm, CompareSettings(senses_run="runs/run-1/pretrain"))
+    assert list(models) == ["rnn", "lstm", "gru", "gpt", "pretrain (--from)"]
+    assert models["pretrain (--from)"] == "runs/run-1/pretrain"
+    assert list(context_models(lm, CompareSettings())) == ["rnn", "lstm", "gru", "gpt"]
+    flat = {"results": [sense(0.5, 0.99)] * 3}
+    curves = {
+        "rnn": flat,
+        "lstm": flat,
+        "gru": flat,
+        "gpt": flat,
+        "pretrain (--from)": {"results": [sense(0.01, 0.7)] * 3},
+    }
+    assert "measurement supports" in verdict_of(curves)  # a model that knows the words separates them

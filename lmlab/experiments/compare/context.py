@@ -89,13 +89,13 @@ def context_section(curves: dict) -> list[str]:
                 f"| {name} | {r.word} | {r.mixing[0]:.3f} → {r.mixing[-1]:.3f} | {r.gap[b]:+.3f} ± "
                 f"{r.null_sd[b]:.3f} ({r.layers[b]}) | {r.p:.3f} | {'yes' if r.separates else 'no'} |"
             )
-    notes = {c["position_note"] for c in curves.values()}
+    notes = list(dict.fromkeys(c["position_note"] for c in curves.values()))  # each once, in the models' order
     if not any(name.endswith("(--from)") for name in curves):
-        notes.add(
+        notes.append(
             "The four models here are section 1's character-level models of a few minutes; `lmlab compare "
             "--from RUN/pretrain` adds a model that knows the words (e.g. the one `lmlab run` pre-trains)."
         )
-    lines += ["", " ".join(sorted(notes)), "", "![within - across by layer](context.png)", "", verdict_of(curves), ""]
+    lines += ["", " ".join(notes), "", "![within - across by layer](context.png)", "", verdict_of(curves), ""]
     return lines
 
 
