@@ -168,3 +168,10 @@ def test_the_recall_gpt_forms_its_lookup_in_seconds():
         x, y, _ = mqar_batch(np.random.default_rng(1), 200, 24, 4, 4, 4, vocab)
         accuracy = query_accuracy(recall_logits(model, x, y), y).float().mean().item()
     assert accuracy >= 0.95, accuracy  # guessing among the values not yet asked scores elimination_accuracy(4, 4)
+
+
+def test_a_bad_from_run_is_refused_before_any_training(tmp_path):
+    config = CompareConfig.build(overrides=dict(senses_run=str(tmp_path / "no-such-run")))
+    with pytest.raises(LmlabError, match=r"compare.senses_run \(--from\)"):
+        run_compare(config, out=tmp_path / "x", device="cpu")
+    assert not (tmp_path / "x").exists()

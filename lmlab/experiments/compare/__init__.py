@@ -54,6 +54,7 @@ from lmlab.experiments.compare.settings import (
     learned,
 )
 from lmlab.experiments.compare.translation import plot_bleu_by_length, translation_models, translation_section
+from lmlab.runs import load_run
 from lmlab.stages.recipe import default_out
 
 __all__ = [  # what the CLI, the benches and the tests take from here
@@ -119,6 +120,11 @@ def check_settings(cc: CompareSettings):
         )
     if max(cc.ints("recall_pairs")) > Vocab().n_keys:
         raise LmlabError(f"compare.recall_pairs: at most {Vocab().n_keys} pairs (the distinct keys)")
+    if cc.senses_run:  # read now, not after half an hour of training
+        try:
+            load_run(cc.senses_run, torch.device("cpu"))
+        except LmlabError as e:
+            raise LmlabError(f"compare.senses_run (--from): {e}") from None
 
 
 def run_compare(config: CompareConfig | None = None, out: str | Path | None = None, device="auto") -> Path:
