@@ -2,7 +2,7 @@
 
     python bench/compare.py [--work DIR] [--done RUN:TIME_LOG] [--quick] [--name NAME] [-- EXTRA FLAGS]
 
-Runs `/usr/bin/time -v lmlab compare --out DIR/compare` (about 27 min on 2 cores; --quick about 3), or takes a
+Runs `/usr/bin/time -v lmlab compare --out DIR/compare` (about 26 min on 2 cores; --quick about 3), or takes a
 compare already made at the defaults and the GNU time output it ran under (--done). Prints the minutes and peak
 RSS, and saves the report's results.json and report.md with them, the machine and the command to
 bench/results/<machine>/compare.json (compare_quick.json with --quick; --name NAME: NAME.json), its figures
