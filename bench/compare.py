@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     result["report"] = (run / "report.md").read_text()
     name = args.name or ("compare_quick" if args.quick else "compare")
     saved = Path(save_result(name, result))
-    for png in sorted(run.glob("*.png")):  # the report's figures beside its JSON, for the docs
+    for png in sorted(run.glob("*.png")) if not args.quick else ():  # the report's figures, for the docs
         shutil.copyfile(png, saved.with_name(f"{name}_{png.name}"))
     print("saved", saved)
     return 0
