@@ -40,9 +40,7 @@ def main(argv=None) -> int:
             b = r.best_layer
             print(f"{name:<28} {r.word:<6} {r.mixing[0]:>6.3f} → {r.mixing[-1]:.3f} "
                   f"{r.gap[b]:>+10.3f} ± {r.null_sd[b]:.3f} ({r.layers[b]}) {r.p:>6.3f}")  # fmt: skip
-            rows.append({"word": r.word, "senses": r.senses, "layers": r.layers, "within": r.within,
-                         "across": r.across, "null_sd": r.null_sd, "mixing": r.mixing, "p": r.p,
-                         "splits": r.splits, "separates": r.separates})  # fmt: skip
+            rows.append(r.record())
         results[name] = {"arch": model.config.arch, "params": sum(p.numel() for p in model.parameters()),
                          "tokenizer_vocab": tokenizer.vocab_size, "words": rows}  # fmt: skip
     command = "python bench/senses.py " + " ".join(args.runs)

@@ -57,7 +57,7 @@ def mqar_batch(
     K, Q, B = n_pairs, n_queries, batch_size
     if K > vocab.n_keys:
         raise ValueError(f"n_pairs {K} exceeds the {vocab.n_keys} distinct keys")
-    if not 1 <= Q <= (K if distinct else Q):
+    if Q < 1 or (distinct and Q > K):
         raise ValueError(f"n_queries must be at least 1 (at most n_pairs, {K}, if distinct), got {Q}")
     start = length - 2 * Q - gap - 2 * K  # where the pairs begin
     if start < 0:

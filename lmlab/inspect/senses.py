@@ -15,7 +15,7 @@ word's last letter mostly holds the letters before it) a systematic difference i
 the words just before, not the sense.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import combinations
 
 import numpy as np
@@ -53,13 +53,24 @@ class SenseResult:
     def separates(self) -> bool:
         return self.p <= ALPHA and self.gap[self.best_layer] >= MIN_GAP
 
+    def record(self) -> dict:
+        """The result as JSON-ready fields, with the verdict (what the reports and benches save)."""
+        return {**asdict(self), "separates": self.separates}
 
-def split_statistics(sim: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """within - across by layer for one labelling: sim (L, n, n) symmetric, group (n,) bool."""
+
+def pair_means(sim: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(within, across) by layer for one labelling: the mean similarity of the pairs in the same group and of the
+    pairs in different groups; sim (L, n, n) symmetric, group (n,) bool."""
     same = group[:, None] == group[None, :]
     upper = np.triu(np.ones_like(same), k=1)
     within, across = same & upper, ~same & upper
-    return (sim * within).sum((1, 2)) / within.sum() - (sim * across).sum((1, 2)) / across.sum()
+    return (sim * within).sum((1, 2)) / within.sum(), (sim * across).sum((1, 2)) / across.sum()
+
+
+def split_statistics(sim: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """within - across by layer for one labelling (pair_means)."""
+    within, across = pair_means(sim, group)
+    return within - across
 
 
 def sense_test(sim: np.ndarray, n_first: int) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -84,13 +95,10 @@ def sense_separation(model: torch.nn.Module, tokenizer: Tokenizer, senses: Sense
     sim = np.ones((len(result.layers), n, n))
     for column, (a, b) in enumerate(result.pairs):
         sim[:, a, b] = sim[:, b, a] = result.similarity[:, column].numpy()
-    observed, null_sd, p, splits = sense_test(sim, len(first))
-    group = np.arange(n) < len(first)
-    same = (group[:, None] == group[None, :]) & np.triu(np.ones((n, n), bool), k=1)
-    across = ~(group[:, None] == group[None, :]) & np.triu(np.ones((n, n), bool), k=1)
+    _, null_sd, p, splits = sense_test(sim, len(first))
+    within, across = pair_means(sim, np.arange(n) < len(first))
     pairs = np.triu(np.ones((n, n), bool), k=1)
     return SenseResult(
-        senses.word, senses.senses, result.layers,
-        within=[float(s[same].mean()) for s in sim], across=[float(s[across].mean()) for s in sim],
+        senses.word, senses.senses, result.layers, within=within.tolist(), across=across.tolist(),
         null_sd=null_sd.tolist(), mixing=[float(s[pairs].mean()) for s in sim], p=p, splits=splits,
     )  # fmt: skip

@@ -125,7 +125,4 @@ def plot_context(curves: dict, path: Path):
 
 def context_results(curves: dict) -> dict:
     """results.json's part of section 5."""
-    return {name: [{"word": r.word, "senses": r.senses, "layers": r.layers, "within": r.within, "across": r.across,
-                    "null_sd": r.null_sd, "mixing": r.mixing, "p": r.p, "splits": r.splits,
-                    "separates": r.separates, "mixes": mixes(r)} for r in c["results"]]
-            for name, c in curves.items()}  # fmt: skip
+    return {name: [{**r.record(), "mixes": mixes(r)} for r in c["results"]] for name, c in curves.items()}
