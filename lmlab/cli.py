@@ -52,6 +52,8 @@ def config_overrides(args, config_cls) -> dict:
 # ---- commands -----------------------------------------------------------------------------
 def cmd_train(args):
     overrides = config_overrides(args, args.config_cls)
+    if any(k.startswith("lora_") for k in overrides) and "lora" not in overrides:
+        overrides["lora"] = True  # --lora-rank 8 means LoRA
     config = args.config_cls.build(args.preset, args.config, overrides)
     path = args.train_fn(config, out=args.out, resume=args.resume, overrides=overrides)
     print(f"run folder: {path}")
@@ -170,9 +172,21 @@ def cmd_export(args):
 
         print(f"GGUF file: {export_gguf(args.run, args.out, args.dtype)}")
         return
+    if args.adapter:
+        from lmlab.interop.peft import export_adapter
+
+        out = export_adapter(args.run, args.out)
+        print(f"transformers base folder: {out / 'base'}\nPEFT adapter folder: {out / 'adapter'}")
+        return
     from lmlab.interop.huggingface import export_hf
 
     print(f"transformers model folder: {export_hf(args.run, args.out)}")
+
+
+def cmd_merge(args):
+    from lmlab.interop.peft import merge_run
+
+    print(f"run folder: {merge_run(args.run, args.out)}")
 
 
 def cmd_import(args):
@@ -311,7 +325,11 @@ COMMANDS = {
         RUN, arg("out", metavar="OUT", help="the folder (hf: new, or empty) or file (gguf: new) to write"),
         arg("--format", default="hf", choices=["hf", "gguf"],
             help="hf: transformers' from_pretrained folder; gguf: one file for llama.cpp (pip install gguf)"),
-        arg("--dtype", default="float32", choices=["float32", "float16"], help="gguf: the matrices' precision")]),
+        arg("--dtype", default="float32", choices=["float32", "float16"], help="gguf: the matrices' precision"),
+        arg("--adapter", action="store_true",
+            help="hf, a LoRA run: OUT/base (its base) and OUT/adapter (PEFT's files) instead of the merged model")]),
+    "merge": ("a LoRA run with its adapter merged in, as an ordinary run folder", cmd_merge, None, [
+        RUN, arg("--out", required=True, help="the run folder to write (new, or empty)")]),
     "import": ("a local transformers GPT-2 or Llama folder (safetensors) as an lmlab run", cmd_import, None, [
         arg("hf_dir", metavar="HF_DIR"), arg("--out", required=True, help="the run folder to write (new, or empty)")]),
     "serve": ("an OpenAI-compatible API (/v1/chat/completions, /v1/completions) and a chat page", cmd_serve, None, [
@@ -369,7 +387,7 @@ INSPECT = {
 
 # The order `lmlab --help` lists the commands in (the story's order within each stage).
 ORDER = ("run", "pretrain", "sample", "sft", "pairs", "reward", "dpo", "ppo", "grpo", "frontier", "chat", "export",
-         "import", "serve", "eval", "translate-train", "translate", "compare", "inspect", "data")  # fmt: skip
+         "import", "merge", "serve", "eval", "translate-train", "translate", "compare", "inspect", "data")  # fmt: skip
 
 
 def load(spec: str):
@@ -428,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_GROUPS = {  # what `lmlab` alone lists, in the story's order (tests check that every command is listed)
     "the whole story": ("run",),
     "stage 1, pre-training": ("pretrain", "sample", "eval"),
-    "stage 2, fine-tuning and chat": ("sft", "chat"),
+    "stage 2, fine-tuning and chat": ("sft", "merge", "chat"),
     "stage 3, preferences and reinforcement learning": ("pairs", "reward", "dpo", "ppo", "grpo", "frontier"),
     "before the Transformer": ("compare", "translate-train", "translate"),
     "inside the model, serving and interop": ("inspect", "serve", "export", "import", "data"),
@@ -447,13 +465,25 @@ def command_list(parser: argparse.ArgumentParser) -> str:
     return "\n".join(lines)
 
 
+def refuse_lora(argv: list[str]):
+    """--lora-* on a stage that trains a new model is one line, not argparse's usage and error."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in TRAINING and any(a.startswith("--lora") for a in argv):
+        if "lora" not in load(TRAINING[command][1]).section_types():
+            fine_tuning = ", ".join(name for name, spec in TRAINING.items() if "lora" in load(spec[1]).section_types())
+            raise LmlabError(
+                f"{command} trains every weight of a new model; LoRA (--lora*) adapts a trained run: {fine_tuning}"
+            )
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     if not (sys.argv[1:] if argv is None else argv):
         print(command_list(parser))
         return 0
-    args = parser.parse_args(argv)
     try:
+        refuse_lora(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(argv)
         args.fn(args)
     except LmlabError as e:
         print(f"lmlab: error: {e}", file=sys.stderr)

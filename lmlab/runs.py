@@ -6,10 +6,13 @@
                               bits per byte are measured)
     RUN/tokenizer.json        the tokenizer (tokenizers / transformers can load it)
     RUN/model.safetensors     the latest weights, for users and other tools
+    RUN/adapter_model.safetensors, RUN/adapter_config.json
+                              instead, in a LoRA run (lmlab.models.lora): only the adapters, in PEFT's format;
+                              the record's "adapter" entry names the base run and the sha256 of its weights
     RUN/metrics.jsonl         one JSON line per logged step
     RUN/ckpt/LATEST           the name of the last complete checkpoint
-    RUN/ckpt/step-NNNNNNN/    model.safetensors, optimizer.pt (optimizer state) and trainer.pt
-                              (step, RNG states); the latest keep_checkpoints of them are kept
+    RUN/ckpt/step-NNNNNNN/    model.safetensors (or the adapter files), optimizer.pt (optimizer state) and
+                              trainer.pt (step, RNG states); the latest keep_checkpoints of them are kept
     RUN/.lock                 held (flock) by the one process that trains in the folder
 
 Every write goes to a temporary name and is renamed into place; LATEST moves only after a
@@ -19,10 +22,12 @@ Optimizer and trainer state are plain tensors and dicts, loaded with weights_onl
 
 A run folder is data, not code, but it is not path-free: LATEST names a folder that lmlab reads
 and later deletes, so only names of lmlab's own pattern (step-NNNNNNN) inside RUN/ckpt are
-accepted, and only such folders are ever deleted.
+accepted, and only such folders are ever deleted. A LoRA run's record names its base run, which lmlab reads
+(never writes) to rebuild the model; a base whose weights changed since is refused (their sha256).
 """
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -36,6 +41,7 @@ from safetensors.torch import load_model, save_model
 
 from lmlab.config import load_yaml, section_from_dict
 from lmlab.errors import LmlabError
+from lmlab.models import lora
 from lmlab.tokenizer import Tokenizer
 
 FORMAT_VERSION = 2
@@ -137,7 +143,11 @@ class RunFolder:
         tmp = self.ckpt_dir / f".{name}.tmp{os.getpid()}"
         self.clean_temporary()
         tmp.mkdir(parents=True)
-        save_model(model, str(tmp / "model.safetensors"))
+        published = (lora.ADAPTER_FILE, lora.ADAPTER_CONFIG) if lora.has_adapters(model) else ("model.safetensors",)
+        if lora.has_adapters(model):  # only what trained: the base is another run's
+            lora.save_adapter(model, tmp, {**model.adapter_config, "base_model_name_or_path": self.base_path()})
+        else:
+            save_model(model, str(tmp / "model.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(trainer_state, tmp / "trainer.pt")
         if _real_dir(final):
@@ -146,7 +156,8 @@ class RunFolder:
             final.unlink()
         os.replace(tmp, final)
         atomic_write(self.ckpt_dir / "LATEST", lambda p: p.write_text(name))
-        atomic_write(self.path / "model.safetensors", lambda p: shutil.copyfile(final / "model.safetensors", p))
+        for f in published:
+            atomic_write(self.path / f, lambda p: shutil.copyfile(final / f, p))
         for old in self.checkpoints()[: -max(keep, 1)]:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -167,11 +178,13 @@ class RunFolder:
                     p.unlink(missing_ok=True)
 
     def weights_file(self) -> Path:
-        """The latest checkpoint's weights, or RUN/model.safetensors (an exported run, or a missing checkpoint)."""
+        """The latest checkpoint's weights, or RUN/model.safetensors (an exported run, or a missing checkpoint); the
+        adapter file in a LoRA run."""
+        name = lora.ADAPTER_FILE if self.adapter() else "model.safetensors"
         ckpt = self.latest()
-        if ckpt is not None and (ckpt / "model.safetensors").is_file():
-            return ckpt / "model.safetensors"
-        top = self.path / "model.safetensors"
+        if ckpt is not None and (ckpt / name).is_file():
+            return ckpt / name
+        top = self.path / name
         if ckpt is not None and top.is_file():
             print(f"lmlab: warning: {ckpt} is missing; using {top}", file=sys.stderr)
         return top
@@ -181,7 +194,21 @@ class RunFolder:
 
         Tensors whose names start with a prefix in `ignore` may be missing from the model or from the file: the
         parts a stage trains beside the model it publishes (PPO's critic), or the parts it adds to a loaded one.
+        A LoRA run's weights are its base's with its adapter merged in; a model with live adapters (a LoRA run
+        resuming) takes an adapter file into them.
         """
+        if lora.has_adapters(model):
+            f = f or self.weights_file()
+            lora.load_adapter_state(model, lora.read_adapter(f.parent)[0], str(f))
+            return
+        adapter = self.adapter() if f is None else None
+        if adapter:
+            base = self.base_run()
+            target = model.get_submodule(adapter["base_module"]) if adapter.get("base_module") else model
+            base.load_weights(target, ignore=ignore)
+            tensors, config = lora.read_adapter(self.weights_file().parent)
+            lora.merge_into(model, tensors, config, str(self.weights_file()), ignore)
+            return
         f = f or self.weights_file()
         if not f.is_file():
             raise LmlabError(f"{self.path}: the run has no saved weights yet")
@@ -203,7 +230,7 @@ class RunFolder:
             raise LmlabError(f"{self.path}: no checkpoint to resume from")
         if not _real_dir(ckpt):
             raise LmlabError(f"{self.ckpt_dir / 'LATEST'}: names {ckpt.name}, which is missing from {self.ckpt_dir}")
-        self.load_weights(model, ckpt / "model.safetensors")
+        self.load_weights(model, ckpt / (lora.ADAPTER_FILE if lora.has_adapters(model) else "model.safetensors"))
         state = {}
         for name in ("optimizer.pt", "trainer.pt"):
             f = ckpt / name
@@ -220,6 +247,68 @@ class RunFolder:
         if not isinstance(state["trainer.pt"], dict) or "step" not in state["trainer.pt"]:
             raise LmlabError(f"{ckpt / 'trainer.pt'}: not a trainer state (expected a dict with a step)")
         return state["trainer.pt"]
+
+    # ---- LoRA runs: an adapter over a base run ----------------------------------------------------------
+    def adapter(self) -> dict | None:
+        """The record's "adapter" entry (base, base_sha256, base_module) of a LoRA run, else None."""
+        if not (self.path / "config.yaml").is_file():
+            return None
+        return self.read_config().get("adapter")
+
+    def base_path(self) -> str | None:
+        adapter = self.adapter()
+        return adapter["base"] if adapter else None
+
+    def base_run(self) -> "RunFolder":
+        """The base run of this LoRA run, checked: present, same tokenizer and shape, and unchanged since."""
+        record, adapter = self.read_config(), self.adapter()
+        base = RunFolder(adapter["base"])
+        if not (base.path / "config.yaml").is_file():
+            raise LmlabError(
+                f"{self.path}: its base run {base.path} is missing; a LoRA run needs its base (lmlab merge writes one "
+                "that does not)"
+            )
+        check_adapter_base(base, record, str(self.path))
+        digest = base.weights_sha256()
+        if digest != adapter["base_sha256"]:
+            raise LmlabError(
+                f"{self.path}: its base run {base.path} changed since the adapter was trained (weights sha256 "
+                f"{digest[:12]}, trained on {adapter['base_sha256'][:12]})"
+            )
+        return base
+
+    def weights_sha256(self) -> str:
+        """sha256 of the weights this run loads: its weights file, and for a LoRA run its base's too."""
+        f = self.weights_file()
+        if not f.is_file():
+            raise LmlabError(f"{self.path}: the run has no saved weights yet")
+        adapter = self.adapter()
+        if adapter:
+            return hashlib.sha256(f"{adapter['base_sha256']} {file_digest(f)}".encode()).hexdigest()
+        return file_digest(f)
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_adapter_base(base: RunFolder, record: dict, where: str, module: str = ""):
+    """An adapter's base has the tokenizer and the shape of the run the adapter was trained in (one line if not)."""
+    base_record = base.read_config()
+    if base_record.get("tokenizer_sha256") != record.get("tokenizer_sha256"):
+        raise LmlabError(f"{where}: the base run {base.path} has another tokenizer than the adapter was trained with")
+    shape = ("arch", "n_layer", "n_head", "n_kv_head", "n_embd", "vocab_size", "mlp", "mlp_hidden", "bias")
+    mine, theirs = record.get("model", {}), base_record.get("model", {})
+    differ = [k for k in shape if mine.get(k) != theirs.get(k)]
+    if differ:
+        k = differ[0]
+        raise LmlabError(
+            f"{where}: the base run {base.path} is another shape ({k} {theirs.get(k)}, the adapter's {mine.get(k)})"
+        )
 
 
 class RunLock:

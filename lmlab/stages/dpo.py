@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
+from lmlab.config import TrainConfig, opt, section_from_dict
 from lmlab.data.batching import head_mask
 from lmlab.data.preferences import PairBatches, TokenizedPairs, collate_pairs, prepare_pairs
 from lmlab.data.tokens import default_cache_dir
@@ -34,7 +34,7 @@ from lmlab.losses.preference import DPO_LOSSES, dpo_loss, orpo_loss, packed_sequ
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder, atomic_write, load_run
-from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
+from lmlab.stages.recipe import Context, FineTuneConfig, Recipe, given_config, new_model, train_stage, uses_lora
 
 LOSSES = (*DPO_LOSSES, "simpo", "orpo")
 REFERENCE_FREE = ("simpo", "orpo")
@@ -68,7 +68,7 @@ def dpo_training_defaults() -> TrainConfig:
 
 
 @dataclass
-class DPOConfig(StageConfig):
+class DPOConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "dpo"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=40, eval_interval=20),  # lmlab run --quick
@@ -133,14 +133,6 @@ def pairs_digest(pairs: TokenizedPairs) -> str:
     return h.hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @torch.no_grad()
 def compute_logps(model, pairs: TokenizedPairs, pad_id: int, device, dtype, batch_size: int = 32) -> np.ndarray:
     """(n, 2) summed log-probs of each pair's chosen and rejected response, in length-sorted batches."""
@@ -157,20 +149,23 @@ def compute_logps(model, pairs: TokenizedPairs, pad_id: int, device, dtype, batc
     return out
 
 
-def reference_logps(ref: str, pairs: TokenizedPairs, pad_id: int, device, dtype) -> np.ndarray:
-    """compute_logps of the reference run, from the cache when this reference has scored these pairs before."""
-    weights = RunFolder(ref).weights_file()
-    if not weights.is_file():
+def reference_logps(ref: str, pairs: TokenizedPairs, pad_id: int, device, dtype, scorer=None) -> np.ndarray:
+    """compute_logps of the reference run, from the cache when this reference has scored these pairs before.
+
+    scorer: a function that returns a model holding the reference's weights (the LoRA policy before its adapters);
+    by default the reference run is loaded.
+    """
+    if not RunFolder(ref).weights_file().is_file():
         raise LmlabError(f"{ref}: the reference run has no saved weights")
     # The device type too: CPU and CUDA kernels round bf16 differently.
     key = hashlib.sha256(
-        f"{file_digest(weights)} {pairs_digest(pairs)} {dtype} {torch.device(device).type} v1".encode()
+        f"{RunFolder(ref).weights_sha256()} {pairs_digest(pairs)} {dtype} {torch.device(device).type} v1".encode()
     )
     key = key.hexdigest()[:32]
     path = default_cache_dir() / "ref-logps" / f"{key}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False)
-    model = load_run(ref, device).model
+    model = scorer() if scorer else load_run(ref, device).model
     logps = compute_logps(model, pairs, pad_id, device, dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda p: save_array(p, logps))
@@ -239,10 +234,10 @@ def build(config: DPOConfig, ctx: Context) -> Recipe:
     d, t = config.dpo, config.train
     check_loss_settings(d)
     if ctx.resuming:
-        source, record, init_run = ctx.run, ctx.record, None
+        source, record = ctx.run, ctx.record
     else:
         record = policy_record(d.init, "policy")
-        source = init_run = RunFolder(d.init)
+        source = RunFolder(d.init)
     # Reference-free losses never score pairs with it, but evaluation measures every policy's KL to it.
     d.ref = d.ref or d.init
     check_reference(d.ref, source, record["model"]["block_size"])
@@ -251,14 +246,23 @@ def build(config: DPOConfig, ctx: Context) -> Recipe:
     splits = prepare_pairs(d.data, tokenizer, model_config.block_size + 1)
     pad_id = tokenizer.special_id("<|pad|>")
     dtype = resolve_dtype(t.dtype, ctx.device)
+    model = new_model(build_model, model_config, tokenizer.vocab_size, t.seed)
+    init_weights = RunFolder(d.init).load_weights
+    scorer = None
+    if uses_lora(config) and Path(d.ref).resolve() == Path(d.init).resolve():
+        # The reference is the base the adapters start from: the policy's own model scores the pairs (adapters come
+        # later), and no second copy of the weights is ever loaded (TRL with PEFT does the same).
+        def scorer():
+            init_weights(model)
+            return model
+
     per_pair, ref_val = {}, None
     if d.loss not in REFERENCE_FREE:
         ref_train, ref_val = ctx.main_first(
-            lambda: [reference_logps(d.ref, s, pad_id, ctx.device, dtype) if len(s) else None
+            lambda: [reference_logps(d.ref, s, pad_id, ctx.device, dtype, scorer) if len(s) else None
                      for s in (splits.train, splits.val)]
         )  # fmt: skip
         per_pair = {"ref_chosen": ref_train[:, 0], "ref_rejected": ref_train[:, 1]}
-    model = new_model(build_model, model_config, tokenizer.vocab_size, t.seed)
     batches = PairBatches(splits.train, t.batch_size, t.seed, pad_id, per_pair)
     loss = make_loss(d)
 
@@ -285,5 +289,5 @@ def build(config: DPOConfig, ctx: Context) -> Recipe:
         evaluate,
         tokens_per_batch=batches.tokens_per_batch,
         record={"corpus": record.get("corpus"), "dpo_data": splits.stats},
-        init_weights=init_run.load_weights if init_run else None,
+        init_weights=init_weights,
     )

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import torch
 
-from lmlab.config import StageConfig, TrainConfig, opt
+from lmlab.config import TrainConfig, opt
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.losses.rl import (
@@ -36,7 +36,8 @@ from lmlab.losses.rl import (
     zero_spread_groups,
 )
 from lmlab.models import build_model
-from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
+from lmlab.models.lora import WithoutAdapters
+from lmlab.stages.recipe import Context, FineTuneConfig, Recipe, given_config, new_model, train_stage, uses_lora
 from lmlab.stages.rollouts import (
     PolicySection,
     PolicySetup,
@@ -85,7 +86,7 @@ def grpo_training_defaults() -> TrainConfig:
 
 
 @dataclass
-class GRPOConfig(StageConfig):
+class GRPOConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "grpo"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=60, eval_interval=30),  # lmlab run --quick
@@ -220,8 +221,10 @@ def grpo(
 def build(config: GRPOConfig, ctx: Context) -> Recipe:
     s, t = config.grpo, config.train
     check_grpo_settings(s, t)
-    run = PolicySetup.build(s, t, ctx)
+    run = PolicySetup.build(s, t, ctx, uses_lora(config))
     model = new_model(build_model, run.model_config, run.tokenizer.vocab_size, t.seed)
+    # LoRA with the init run as reference: the reference is the policy with its adapters off
+    run.ref = WithoutAdapters(model) if run.ref is None else run.ref
     rollouts = GRPORollouts(s, t.seed, ctx, run.buffer, run.pool, run.reward, run.ref, run.tokenizer, run.dtype)
     return Recipe(
         model,
@@ -230,7 +233,7 @@ def build(config: GRPOConfig, ctx: Context) -> Recipe:
         make_loss(s),
         tokens_per_batch=t.batch_size * (s.max_new_tokens + 16),
         record=run.record_entries(),
-        init_weights=run.init_run.load_weights if run.init_run else None,
+        init_weights=run.init_run.load_weights,
         rollouts=rollouts,
         progress_keys=("objective/scores", "objective/kl", "rollout/zero_spread_groups"),
     )

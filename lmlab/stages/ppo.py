@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import torch
 
-from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
+from lmlab.config import TrainConfig, opt, section_from_dict
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.losses.rl import (
@@ -39,9 +39,10 @@ from lmlab.losses.rl import (
     kl_penalty,
 )
 from lmlab.models.config import ModelConfig
+from lmlab.models.lora import WithoutAdapters
 from lmlab.models.reward import PolicyWithCritic
 from lmlab.runs import RunFolder
-from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
+from lmlab.stages.recipe import Context, FineTuneConfig, Recipe, given_config, new_model, train_stage, uses_lora
 from lmlab.stages.rollouts import (
     PolicySection,
     PolicySetup,
@@ -95,7 +96,7 @@ def ppo_training_defaults() -> TrainConfig:
 
 
 @dataclass
-class PPOConfig(StageConfig):
+class PPOConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "ppo"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=80, eval_interval=40),  # lmlab run --quick
@@ -253,7 +254,7 @@ def ppo(
 def build(config: PPOConfig, ctx: Context) -> Recipe:
     s, t = config.ppo, config.train
     check_ppo_settings(s)
-    run = PolicySetup.build(s, t, ctx)
+    run = PolicySetup.build(s, t, ctx, uses_lora(config))
     critic_config, critic_record = None, {}
     if not s.shared_trunk:
         s.critic = s.critic or run.reward.run or s.init
@@ -262,6 +263,8 @@ def build(config: PPOConfig, ctx: Context) -> Recipe:
             raise LmlabError(f"{s.critic}: the critic's starting run has another tokenizer than the policy")
         critic_config = section_from_dict(ModelConfig, {**critic_record["model"], "dropout": 0.0}, s.critic)
     model = new_model(lambda c: PolicyWithCritic(c, critic_config), run.model_config, run.tokenizer.vocab_size, t.seed)
+    # LoRA with the init run as reference: the reference is the policy with its adapters off
+    run.ref = WithoutAdapters(model) if run.ref is None else run.ref
     rollouts = PPORollouts(s, t.seed, ctx, run.buffer, run.pool, run.reward, run.ref, run.tokenizer, run.dtype)
 
     def init_weights(model):
@@ -284,7 +287,8 @@ def build(config: PPOConfig, ctx: Context) -> Recipe:
         make_loss(s),
         tokens_per_batch=t.batch_size * (max(s.max_new_tokens, s.chat_max_new_tokens) + 8),
         record={**run.record_entries(), "training_only_weights": list(TRAINING_ONLY)},
-        init_weights=init_weights if run.init_run else None,
+        init_weights=init_weights,
+        always_trained=("value_head",) if s.shared_trunk else ("critic.score",),  # no base to adapt: in full
         rollouts=rollouts,
         progress_keys=("objective/scores", "objective/kl", "policy/clipfrac_avg"),
     )

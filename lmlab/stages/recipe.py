@@ -6,6 +6,12 @@ A stage is a StageConfig subclass (its sections and defaults) and a build functi
 that supplies what makes the stage itself: the model (with its tokenizer), the batches, the loss
 and the evaluation. Everything else (run folders, resume, DDP, precision, schedule, checkpoints,
 metrics) happens here and in lmlab.trainer, once for all stages.
+
+LoRA, for every fine-tuning stage (a FineTuneConfig: its `lora` section): after the stage's starting weights are
+loaded, the model is frozen and given adapters (lmlab.models.lora) before the optimizer sees it, so only the adapters
+(and the modules trained in full) carry gradients and optimizer state. The run saves only the adapter and names its
+base (the init run) with the sha256 of its weights; a resumed run reloads the base, checks that hash, and continues
+from the adapter checkpoint.
 """
 
 import dataclasses
@@ -20,6 +26,8 @@ from lmlab.config import StageConfig
 from lmlab.device import Distributed, init_distributed, main_process_first, measure_peak_flops, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
+from lmlab.models import lora
+from lmlab.models.lora import LoraSection
 from lmlab.runs import RunFolder
 from lmlab.tokenizer import Tokenizer
 from lmlab.trainer import Rollouts, Trainer
@@ -27,6 +35,17 @@ from lmlab.trainer import Rollouts, Trainer
 
 def default_out(stage: str) -> Path:
     return Path("runs") / f"{stage}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+@dataclass
+class FineTuneConfig(StageConfig):
+    """A stage that starts from a trained run (its section's `init`): it may train LoRA adapters instead."""
+
+    lora: LoraSection = field(default_factory=LoraSection)
+
+    def init_path(self) -> str:
+        section, _ = self.fields()["init"]
+        return getattr(getattr(self, section), "init")
 
 
 @dataclass
@@ -56,7 +75,9 @@ class Recipe:
     tokens_per_batch: float = 0.0  # tokens one micro-batch computes on, for tokens/s and MFU
     model_kind: str = "causal-lm"  # what the run holds (lmlab.runs.MODEL_KINDS)
     record: dict = field(default_factory=dict)  # extra entries for the run record
-    init_weights: Callable[[torch.nn.Module], None] | None = None  # a new run's starting weights (default: random)
+    init_weights: Callable[[torch.nn.Module], None] | None = None  # the starting weights (default: random)
+    always_trained: tuple[str, ...] = ()  # with LoRA: new modules trained in full (a reward model's score)
+    base_module: str = ""  # with LoRA: the submodule the init run's weights load into ("" the model; "gpt")
     finish: Callable[[torch.nn.Module, RunFolder], None] | None = None  # after training, on rank 0
     rollouts: Rollouts | None = None  # on-policy stages: the rollout hook (lmlab.trainer.Rollouts)
     progress_keys: tuple[str, ...] = ("loss", "val_loss", "tokens_per_s")  # the metrics the progress bar shows
@@ -90,14 +111,28 @@ def train_stage(
             config = type(config).build(base=saved, overrides=overrides)
         recipe = build(config, Context(run, device, dist_info, bool(resume), record))
         model, t = recipe.model, config.train
+        adapters = uses_lora(config)
+        if resume and adapters != bool(record.get("adapter")):
+            raise LmlabError(f"{run.path}: a run keeps its LoRA setting (lora {bool(record.get('adapter'))})")
+        if adapters:  # the settings and the base, checked before anything is written
+            lora.check_lora(model, config.lora)
+            check_base_precision(config, device)
+            adapter = record.get("adapter") if resume else adapter_entry(config, recipe)
+            if resume:
+                run.base_run()  # still there, and unchanged
         if not resume and dist_info.is_main:
             entries = {**config.to_dict(), "model": dataclasses.asdict(model.config), **recipe.record}
-            run.create(entries, stage, recipe.model_kind, recipe.tokenizer)
+            run.create({**entries, **({"adapter": adapter} if adapters else {})}, stage, recipe.model_kind,
+                       recipe.tokenizer)  # fmt: skip
         started = True
         if lock is not None:
             lock.claim()
-        if run.latest() is None and recipe.init_weights is not None:  # a new run, or one killed before a checkpoint
+        # The starting weights: for a new run (or one killed before a checkpoint), and always under a LoRA run's
+        # adapters, whose checkpoints hold only what trained.
+        if (run.latest() is None or adapters) and recipe.init_weights is not None:
             recipe.init_weights(model)
+        if adapters:
+            lora.add_adapters(model, config.lora, t.seed, recipe.always_trained)
         world = dist_info.world_size
         trainer = Trainer(
             model,
@@ -123,6 +158,24 @@ def train_stage(
         if lock is not None:
             lock.release(discard=not started)  # bad input leaves no folder behind
     return run.path
+
+
+def uses_lora(config: StageConfig) -> bool:
+    return isinstance(config, FineTuneConfig) and config.lora.enabled
+
+
+def adapter_entry(config: FineTuneConfig, recipe: Recipe) -> dict:
+    """The run record's "adapter" entry of a new LoRA run: its base (the init run) and the sha256 of its weights."""
+    base = RunFolder(config.init_path())
+    return {"base": str(base.path.resolve()), "base_sha256": base.weights_sha256(), "base_module": recipe.base_module}
+
+
+def check_base_precision(config: FineTuneConfig, device):
+    if config.lora.lora_base_dtype == "bfloat16" and resolve_dtype(config.train.dtype, device) != torch.bfloat16:
+        raise LmlabError(
+            "lora_base_dtype bfloat16 needs bf16 autocast (--dtype bfloat16, or auto on hardware with native bf16): "
+            "the float32 matmuls would meet bf16 weights"
+        )
 
 
 def given_config(config_cls, config: StageConfig | None, init=None, data=None, overrides: dict | None = None):

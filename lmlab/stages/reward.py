@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
+from lmlab.config import TrainConfig, opt, section_from_dict
 from lmlab.data.preferences import PairBatches, TokenizedPairs, collate_pairs, prepare_pairs
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
@@ -29,7 +29,7 @@ from lmlab.models.config import ModelConfig
 from lmlab.models.reward import RewardModel
 from lmlab.runs import RunFolder, atomic_write
 from lmlab.stages.dpo import policy_record
-from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
+from lmlab.stages.recipe import Context, FineTuneConfig, Recipe, given_config, new_model, train_stage
 
 
 @dataclass
@@ -52,7 +52,7 @@ def reward_training_defaults() -> TrainConfig:
 
 
 @dataclass
-class RewardConfig(StageConfig):
+class RewardConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "reward"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=60, eval_interval=30),  # lmlab run --quick
@@ -122,10 +122,10 @@ def pair_margins(splits) -> dict:
 def build(config: RewardConfig, ctx: Context) -> Recipe:
     s, t = config.reward, config.train
     if ctx.resuming:
-        source, record, init_run = ctx.run, ctx.record, None
+        source, record = ctx.run, ctx.record
     else:
         record = policy_record(s.init, "reward model's starting point")
-        source = init_run = RunFolder(s.init)
+        source = RunFolder(s.init)
     tokenizer = source.tokenizer()
     model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
     splits = prepare_pairs(s.data, tokenizer, model_config.block_size)  # the reward head reads block_size tokens
@@ -148,7 +148,7 @@ def build(config: RewardConfig, ctx: Context) -> Recipe:
         atomic_write(run.path / "eval.json", lambda p: p.write_text(json.dumps(result, indent=1)))
 
     def init_weights(model):
-        init_run.load_weights(model.gpt)
+        RunFolder(s.init).load_weights(model.gpt)
 
     return Recipe(
         model,
@@ -159,7 +159,9 @@ def build(config: RewardConfig, ctx: Context) -> Recipe:
         tokens_per_batch=batches.tokens_per_batch,
         model_kind="reward-model",
         record={"reward_data": splits.stats, "reward_task": pairs_task(s.data)},
-        init_weights=init_weights if init_run else None,
+        init_weights=init_weights,
+        always_trained=("score",),  # new, at zero: trained in full under LoRA
+        base_module="gpt",
         finish=finish,
     )
 

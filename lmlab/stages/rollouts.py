@@ -366,30 +366,33 @@ class PolicySetup:
 
     source: RunFolder  # the init run, or the run being resumed
     record: dict  # its record
-    init_run: RunFolder | None  # the run a new run starts from (None on resume)
+    init_run: RunFolder  # the run the policy starts from
     tokenizer: Tokenizer
     model_config: ModelConfig
     reward: Reward
-    ref: torch.nn.Module
+    ref: torch.nn.Module | None  # None under LoRA with the init run as reference: the policy without its adapters
     pool: PromptPool
     buffer: RolloutBuffer
     dtype: torch.dtype
 
     @classmethod
-    def build(cls, s: PolicySection, t, ctx) -> "PolicySetup":
+    def build(cls, s: PolicySection, t, ctx, adapters: bool = False) -> "PolicySetup":
+        """adapters: the policy trains LoRA adapters, so the init run as reference is the policy with them off."""
         from lmlab.runs import load_run
 
         if ctx.resuming:
-            source, record, init_run = ctx.run, ctx.record, None
+            source, record = ctx.run, ctx.record
         else:
             record = policy_record(s.init, "policy")
-            source = init_run = RunFolder(s.init)
+            source = RunFolder(s.init)
+        init_run = RunFolder(s.init)
         s.ref = s.ref or s.init
         tokenizer = source.tokenizer()
         reward = Reward(s.reward, tokenizer, ctx.device)
         model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
         check_reference(s.ref, source, model_config.block_size)  # a causal GPT with the policy's tokenizer, context
-        ref = load_run(s.ref, ctx.device).model.requires_grad_(False)
+        free = adapters and Path(s.ref).resolve() == Path(s.init).resolve()
+        ref = None if free else load_run(s.ref, ctx.device).model.requires_grad_(False)
         pool = PromptPool(reward.task, s.prompts, t.seed, tokenizer, model_config.block_size, s.max_new_tokens,
                           s.chat_max_new_tokens)  # fmt: skip
         buffer = RolloutBuffer(t.seed, ctx.dist.rank, ctx.dist.world_size, t.grad_accum, t.batch_size, s)

@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
+from lmlab.config import TrainConfig, opt, section_from_dict
 from lmlab.data import tasks
 from lmlab.data.batching import BUCKET_WINDOW, LengthBuckets, bucketed, head_mask
 from lmlab.data.conversations import TokenizedConversations, read_conversations, tokenize_conversations
@@ -35,7 +35,7 @@ from lmlab.losses import IGNORE, Loss, cross_entropy, cross_entropy_per_sequence
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder
-from lmlab.stages.recipe import Context, Recipe, given_config, new_model, train_stage
+from lmlab.stages.recipe import Context, FineTuneConfig, Recipe, given_config, new_model, train_stage
 from lmlab.tokenizer import Tokenizer
 
 VAL_PER_TASK = 16  # held-out conversations per built-in task in the validation loss
@@ -77,7 +77,7 @@ def sft_training_defaults() -> TrainConfig:
 
 
 @dataclass
-class SFTConfig(StageConfig):
+class SFTConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "sft"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=150, eval_interval=75, warmup_iters=15),  # lmlab run --quick
@@ -251,5 +251,5 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
         evaluate,
         tokens_per_batch=batches.tokens_per_batch,
         record={"corpus": record.get("corpus"), "sft_data": stats},
-        init_weights=init_run.load_weights if init_run else None,
+        init_weights=RunFolder(s.init).load_weights,
     )
