@@ -114,6 +114,9 @@ class Trainer:
         self.step_loss = loss_fn  # loss_fn, or (compile, one process) loss_fn compiled with the model
         self.dtype = resolve_dtype(cfg.dtype, device)
         self.model = model.to(device)
+        for m in self.model.modules():
+            if hasattr(m, "checkpoint_blocks"):  # GPT bodies (lmlab.models.gpt)
+                m.checkpoint_blocks = cfg.activation_checkpointing
         self.optimizer = make_optimizer(self.model, cfg, device)
         self.peak_lrs = [group["lr"] for group in self.optimizer.param_groups]  # each group's own (AdamW's, Muon's)
         self.step = 0

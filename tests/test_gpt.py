@@ -272,3 +272,23 @@ def test_output_projections_start_at_gpt2s_scaled_std_or_at_zero():
         assert proj.numel() == L * (C * C + 4 * C * C)  # attention's and the MLP's
         std = 0.0 if zero else 0.02 / math.sqrt(2 * L)
         assert abs(proj.std().item() - std) <= 0.01 * std
+
+
+def test_activation_checkpointing_gives_the_same_loss_and_gradients_with_dropout():
+    """Recomputing each block in backward (TrainConfig.activation_checkpointing) changes memory, not the numbers:
+    the recomputation draws the forward pass's dropout masks again."""
+    cfg = ModelConfig(n_layer=3, n_head=2, n_embd=32, block_size=16, vocab_size=40, dropout=0.2, pos_encoding="rope")
+    results = []
+    for recompute in (False, True):
+        torch.manual_seed(0)
+        model = GPT(cfg).train()
+        model.checkpoint_blocks = recompute
+        idx = torch.randint(0, 40, (2, 16), generator=torch.Generator().manual_seed(1))
+        torch.manual_seed(2)
+        loss = F.cross_entropy(model(idx[:, :-1]).flatten(0, 1), idx[:, 1:].flatten())
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert torch.equal(loss_a, loss_b)
+    for name in grads_a:
+        torch.testing.assert_close(grads_a[name], grads_b[name], atol=1e-6, rtol=1e-5, msg=name)

@@ -26,6 +26,7 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.utils.checkpoint
 import torch.nn.functional as F
 
 from lmlab.models.config import ModelConfig
@@ -244,6 +245,10 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    # Activation checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"): in training, keep
+    # only each block's input and recompute the block in the backward pass; the trainer sets it (TrainConfig).
+    checkpoint_blocks = False
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         assert cfg.vocab_size > 0, "vocab_size must be set (from the tokenizer)"
@@ -325,8 +330,12 @@ class GPT(nn.Module):
             cos, sin = self.rope_cos[pos], self.rope_sin[pos]  # (T, hs/2) or (B, T, hs/2)
             rope = (cos, sin) if pos.dim() == 1 else (cos[:, None], sin[:, None])  # broadcast over heads
         x = self.drop(x)
+        recompute = self.checkpoint_blocks and self.training and torch.is_grad_enabled() and cache is None
         for block in self.h:
-            x = block(x, rope, cache)
+            if recompute:  # the block's activations are recomputed in backward (same dropout masks: RNG preserved)
+                x = torch.utils.checkpoint.checkpoint(block, x, rope, use_reentrant=False)
+            else:
+                x = block(x, rope, cache)
         if cache is not None:
             cache.advance(T)
         return self.ln_f(x)

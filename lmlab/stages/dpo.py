@@ -133,15 +133,24 @@ def pairs_digest(pairs: TokenizedPairs) -> str:
     return h.hexdigest()
 
 
+LOGITS_BUDGET = 1 << 25  # logits a reference batch holds at once (128 MB in fp32): a large vocabulary takes fewer pairs
+
+
 @torch.no_grad()
 def compute_logps(model, pairs: TokenizedPairs, pad_id: int, device, dtype, batch_size: int = 32) -> np.ndarray:
-    """(n, 2) summed log-probs of each pair's chosen and rejected response, in length-sorted batches."""
+    """(n, 2) summed log-probs of each pair's chosen and rejected response, in length-sorted batches of up to
+    batch_size pairs, fewer where their response logits would pass LOGITS_BUDGET."""
     model.eval()
     out = np.zeros((len(pairs), 2))
     lengths = [len(p) + max(len(c), len(r)) for p, c, r in zip(pairs.prompts, pairs.chosen, pairs.rejected)]
+    responses = [max(len(c), len(r)) for c, r in zip(pairs.chosen, pairs.rejected)]
     order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        part = order[start : start + batch_size]
+    vocab = model.config.vocab_size
+    start = 0
+    while start < len(order):
+        longest = max(responses[i] for i in order[start : start + batch_size])
+        part = order[start : start + max(1, min(batch_size, LOGITS_BUDGET // (2 * longest * vocab)))]
+        start += len(part)
         batch = collate_pairs(pairs, part, pad_id, max(lengths[i] for i in part) - 1)
         with autocast(device, dtype):
             logps, _ = batch_logps(model, {k: v.to(device) for k, v in batch.items()})
