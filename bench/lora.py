@@ -17,14 +17,12 @@ LoRA: rank 16, alpha 32, no dropout, every linear layer of the blocks (TRL's all
   sides keep the frozen base's block weights in bf16 (lmlab --lora-base-dtype bfloat16).
 lmlab: the real commands with their defaults (bf16 autocast on this CPU, fused AdamW, length-bucketed batches), under
   GNU time for the peak RSS of the whole command (loading, data, reference pass, training, the last checkpoint).
-  Tokens/s: the real (unpadded) tokens of each step over its seconds (metrics.jsonl logs every step), the median over
-  the steps after --warmup.
+  Tokens/s: the real (unpadded) tokens of the steps after --warmup over their seconds (metrics.jsonl logs every step).
 TRL (state its versions): SFTConfig with per_device_train_batch_size B, bf16 autocast (the model loads in fp32, as
   lmlab's), gradient checkpointing off (TRL's default is on: it recomputes activations to save memory, slower),
   packing off and no padding-free batches (both need flash attention, which the CPU lacks), completion-only loss on
   prompt/completion conversations with lmlab's chat template, dataloader in the main process, no logging or saving.
-  Its tokens/s: the real tokens of each batch (attention mask) over the step's seconds (a TrainerCallback), median
-  after --warmup.
+  Its tokens/s: the real tokens of the batches (attention mask) after --warmup over their seconds (a TrainerCallback).
 
     python bench/lora.py [--rounds 3] [--steps 12] [--warmup 3] [--batch 8] [--work DIR]
 
@@ -175,13 +173,14 @@ def step_figures(stage: str, run: Path, files: dict, batch: int, args) -> dict:
         real = [int((batches(r["step"] - 1)["tokens"] != pad).sum()) for r in records]
     seconds = [batches.tokens_per_batch / r["tokens_per_s"] for r in records]
     timed = [(t, s) for t, s, r in zip(real, seconds, records) if r["step"] > args.warmup]
-    return medians(timed)
+    return step_rates(timed)
 
 
-def medians(timed: list[tuple[int, float]]) -> dict:
-    """Tokens/s and seconds of a run's timed steps, (tokens, seconds) each: their medians."""
+def step_rates(timed: list[tuple[int, float]]) -> dict:
+    """A run's timed steps, (tokens, seconds) each: its tokens/s (all their tokens over all their seconds: the steps
+    differ in length, and a median of rates would weigh a 100-token step as a 1,000-token one) and the median step."""
     return {
-        "tokens_per_s": statistics.median(t / s for t, s in timed),
+        "tokens_per_s": sum(t for t, _ in timed) / sum(s for _, s in timed),
         "step_s": statistics.median(s for _, s in timed),
     }
 
@@ -236,7 +235,7 @@ def run_trl(spec: dict):
     assert not trainer.args.gradient_checkpointing
     trainer.train()
     timed = [(t, s) for k, (t, s) in enumerate(zip(tokens, seconds)) if k >= spec["warmup"]]
-    result = {**medians(timed), "trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
+    result = {**step_rates(timed), "trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "trl.json").write_text(json.dumps(result))
 

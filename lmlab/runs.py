@@ -37,7 +37,8 @@ from typing import NamedTuple
 
 import torch
 import yaml
-from safetensors.torch import load_model, save_model
+from safetensors import safe_open
+from safetensors.torch import save_model
 
 from lmlab.config import load_yaml, section_from_dict
 from lmlab.errors import LmlabError
@@ -213,7 +214,7 @@ class RunFolder:
         if not f.is_file():
             raise LmlabError(f"{self.path}: the run has no saved weights yet")
         try:
-            missing, unexpected = load_model(model, str(f), strict=False)
+            missing, unexpected = stream_weights(model, f)
         except Exception as e:  # safetensors' errors on a truncated or garbage file name no file
             raise LmlabError(f"{f}: not a readable safetensors file ({str(e).splitlines()[0][:120]})") from None
         missing = [k for k in missing if not k.startswith(ignore)] if ignore else missing
@@ -286,6 +287,29 @@ class RunFolder:
         if adapter:
             return hashlib.sha256(f"{adapter['base_sha256']} {file_digest(f)}".encode()).hexdigest()
         return file_digest(f)
+
+
+@torch.no_grad()
+def stream_weights(model: torch.nn.Module, f: Path) -> tuple[list[str], list[str]]:
+    """Copy a safetensors file into the model's tensors one at a time, so that loading holds one tensor beside the
+    model, not a second copy of it (safetensors' load_model reads the whole file into a dict first); returns
+    (missing, unexpected) names. A tensor tied to a loaded one (the head to the embedding) counts as loaded."""
+    state = model.state_dict()
+    loaded = set()
+    unexpected = []
+    with safe_open(str(f), framework="pt") as file:
+        names = list(file.keys())
+        for name in names:
+            if name not in state:
+                unexpected.append(name)
+                continue
+            t = file.get_tensor(name)
+            if t.shape != state[name].shape:
+                raise LmlabError(f"{f}: {name} is {tuple(t.shape)}, the model's is {tuple(state[name].shape)}")
+            state[name].copy_(t)
+            loaded.add(state[name].data_ptr())
+    missing = [k for k in state if k not in names and state[k].data_ptr() not in loaded]
+    return missing, unexpected
 
 
 def file_digest(path: Path) -> str:

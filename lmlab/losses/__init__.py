@@ -12,8 +12,12 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 IGNORE = -100  # a target that is not learned (padding, prompt tokens): no loss, not counted
+# Logits (entries) whose fp32 log-softmax token_nll computes at once: 64 MB. Below it, one fused call; above it (a large
+# vocabulary: SmolLM's 49,152 tokens x 760 targets held ~600 MB of fp32 copies), chunks of rows.
+NLL_CHUNK = 1 << 24
 
 
 def upcast(x: torch.Tensor) -> torch.Tensor:
@@ -28,17 +32,43 @@ class Loss(NamedTuple):
     metrics: dict  # name -> scalar tensor, summed over the same n terms
 
 
+def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log p(y_t) of each of N positions (N,) in fp32 (0 at IGNORE targets): logits (N, V) and targets (N,).
+
+    The fp32 upcast, log-softmax and gradient of all N x V logits would take 16 bytes an entry beside the logits'
+    own; above NLL_CHUNK entries the rows go in chunks, each recomputed in the backward pass (torch.utils.checkpoint),
+    so only one chunk's fp32 work is ever alive. Same values as one call, row by row.
+    """
+    if logits.numel() <= NLL_CHUNK:
+        return F.cross_entropy(upcast(logits), targets, ignore_index=IGNORE, reduction="none")
+    rows = max(1, NLL_CHUNK // logits.size(-1))
+    recompute = torch.is_grad_enabled() and logits.requires_grad
+    parts = []
+    for chunk, chunk_targets in zip(logits.split(rows), targets.split(rows)):  # split: one cat of the grads in backward
+        if recompute:
+            parts.append(torch.utils.checkpoint.checkpoint(_nll, chunk, chunk_targets, use_reentrant=False))
+        else:
+            parts.append(_nll(chunk, chunk_targets))
+    return torch.cat(parts)
+
+
+def _nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(upcast(logits), targets, ignore_index=IGNORE, reduction="none")
+
+
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> Loss:
     """Summed next-token cross-entropy, L = - sum_t log p(y_t | context), over the targets that are not IGNORE.
 
     logits (..., V) and targets (...) of the same leading shape. The one language-modelling loss of
     every stage: pre-training (p(y) = prod_t p(y_t | y_<t)), SFT (logits only at the assistant
     targets, Ouyang et al. 2022) and encoder-decoders under teacher forcing (p(y_t | y_<t, x)).
-    Computed in fp32 whatever the autocast dtype of the logits.
+    Computed in fp32 whatever the autocast dtype of the logits (in chunks for a large vocabulary: token_nll).
     """
-    loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
-    )
+    logits, targets = logits.reshape(-1, logits.size(-1)), targets.reshape(-1)
+    if logits.numel() <= NLL_CHUNK:  # one fused call, as always for lmlab's own vocabularies
+        loss = F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="sum")
+    else:
+        loss = token_nll(logits, targets).sum()
     return Loss(loss, (targets != IGNORE).sum(), {})
 
 
@@ -48,7 +78,7 @@ def cross_entropy_per_sequence(logits: torch.Tensor, targets: torch.Tensor, rows
 
     logits (N, V) and targets (N,) are the scored positions, rows (N,) the sequence each belongs to (0..B-1).
     """
-    token = F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="none")
+    token = token_nll(logits, targets)
     learned = (targets != IGNORE).float()
     per_row = torch.zeros(B, device=token.device).index_add_(0, rows, token)
     count = torch.zeros(B, device=token.device).index_add_(0, rows, learned)

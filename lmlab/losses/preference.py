@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lmlab.losses import IGNORE, Loss, upcast
+from lmlab.losses import IGNORE, Loss, token_nll, upcast
 
 DPO_LOSSES = ("sigmoid", "cdpo", "robust", "hinge", "ipo", "ipo_norm")
 
@@ -41,9 +41,9 @@ def packed_sequence_logps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """sequence_logps of logits computed at some positions only (where the output head ran): logits (N, V) and
     targets (N,) at those positions, rows (N,) the sequence each belongs to, B sequences. Same results."""
-    token_nll = F.cross_entropy(upcast(logits), targets, ignore_index=IGNORE, reduction="none")  # (N,)
-    logps = token_nll.new_zeros(B).index_add(0, rows, -token_nll)
-    counts = token_nll.new_zeros(B).index_add(0, rows, (targets != IGNORE).to(token_nll.dtype))
+    nll = token_nll(logits, targets)  # (N,)
+    logps = nll.new_zeros(B).index_add(0, rows, -nll)
+    counts = nll.new_zeros(B).index_add(0, rows, (targets != IGNORE).to(nll.dtype))
     return logps, counts
 
 

@@ -26,8 +26,8 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from lmlab.models.config import ModelConfig
 

@@ -114,8 +114,8 @@ def check_lora(model: nn.Module, s: LoraSection):
 def _lora_hook(layer: nn.Linear, args, out: torch.Tensor) -> torch.Tensor:
     if not layer.lora_enabled:
         return out
-    x = args[0]
-    return out + layer.lora_B(layer.lora_A(layer.lora_dropout(x))) * layer.lora_scaling  # (..., out)
+    x = layer.lora_dropout(args[0]) if layer.lora_dropout.p else args[0]
+    return torch.add(out, layer.lora_B(layer.lora_A(x)), alpha=layer.lora_scaling)  # (..., out), the scale fused
 
 
 def add_adapters(model: nn.Module, s: LoraSection, seed: int, always_trained: tuple[str, ...] = ()) -> nn.Module:

@@ -256,13 +256,19 @@ def build(config: DPOConfig, ctx: Context) -> Recipe:
     pad_id = tokenizer.special_id("<|pad|>")
     dtype = resolve_dtype(t.dtype, ctx.device)
     model = new_model(build_model, model_config, tokenizer.vocab_size, t.seed)
-    init_weights = RunFolder(d.init).load_weights
+    loaded = []  # the model already holds the init run's weights (the scorer below loaded them)
+
+    def init_weights(model):
+        if not loaded:
+            RunFolder(d.init).load_weights(model)
+
     scorer = None
     if uses_lora(config) and Path(d.ref).resolve() == Path(d.init).resolve():
         # The reference is the base the adapters start from: the policy's own model scores the pairs (adapters come
         # later), and no second copy of the weights is ever loaded (TRL with PEFT does the same).
         def scorer():
             init_weights(model)
+            loaded.append(True)
             return model
 
     per_pair, ref_val = {}, None
