@@ -629,7 +629,95 @@ def compare() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+LORA_SIDES = {  # bench/lora.py's sides, as the table names them
+    "sft-full": "SFT, every weight", "sft-lora": "SFT, LoRA", "sft-lora-bf16base": "SFT, LoRA, bf16 base",
+    "trl-sft-lora": "TRL SFTTrainer + peft LoRA", "dpo-full": "DPO, every weight", "dpo-lora": "DPO, LoRA",
+    "dpo-lora-bf16base": "DPO, LoRA, bf16 base",
+}  # fmt: skip
+LORA_TARGETS = [  # (figure, side, against, key, target, higher is better)
+    ("LoRA SFT peak RSS / full SFT's", "sft-lora", "sft-full", "peak_rss_mb", 0.5, False),
+    ("LoRA SFT tokens/s / full SFT's", "sft-lora", "sft-full", "tokens_per_s", 1.3, True),
+    ("LoRA DPO peak RSS / full DPO's", "dpo-lora", "dpo-full", "peak_rss_mb", 0.4, False),
+    ("lmlab LoRA SFT tokens/s / TRL SFTTrainer + peft", "sft-lora", "trl-sft-lora", "tokens_per_s", 1.5, True),
+]
+
+
+def lora_sides(r: dict, side: str, against: str, key: str) -> list[str]:
+    """The ratio of two sides' medians in each mode measured: the base in fp32 or bf16, without or with activation
+    checkpointing (on both sides of a ratio; TRL's side is as it is)."""
+    cells = []
+    for mode, mode_label in (("", ""), ("-ac", ", checkpointing")):
+        for variant, variant_label in (("", "fp32 base"), ("-bf16base", "bf16 base")):
+            a, b = side + variant + mode, against + ("" if against.startswith("trl") else mode)
+            if a in r["summary"] and b in r["summary"] and not (mode and against.startswith("trl")):
+                ratio = r["summary"][a][key]["median"] / r["summary"][b][key]["median"]
+                cells.append(f"{variant_label}{mode_label} {ratio:.2f}x")
+    return cells
+
+
+def lora() -> str:
+    """docs/figures.md: LoRA against full fine-tuning and against TRL on SmolLM-135M's shape (bench/lora.py)."""
+    r = load(INTEL, "lora")
+    settings = r["settings"]
+    rows = []
+    for name, s in r["summary"].items():
+        base = name.removesuffix("-ac")
+        label = LORA_SIDES[base] + (", activation checkpointing" if name.endswith("-ac") else "")
+        rows.append([label, med(s["tokens_per_s"]), med(s["step_s"], 2), med(s["peak_rss_mb"])])
+    lines = [
+        f"{machine_line(r)}, transformers {r['transformers']}, trl {r['trl']}, peft {r['peft']}; `{r['command']}`: "
+        f"{settings['rounds']} rounds, each side its own process in turn, {settings['steps']} steps a run "
+        f"({settings['warmup']} untimed), {settings['batch']} conversations an SFT step, {settings['batch'] // 2} "
+        "pairs a DPO step; medians [min, max] over rounds. Peak RSS: the whole command (GNU time).",
+        "",
+        *table("side | tokens/s | step, s | peak RSS, MB", rows),
+        "",
+        *lora_targets(r),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def lora_targets(r: dict) -> list[str]:
+    """The issue's LoRA figures: each target and its ratio of medians in every mode measured."""
+    rows = []
+    for figure, side, against, key, target, higher in LORA_TARGETS:
+        rows.append([figure, f"{'>=' if higher else '<='} {target}x", "; ".join(lora_sides(r, side, against, key))])
+    return table("figure | target | measured (ratio of medians)", rows)
+
+
+def lora_headline() -> str:
+    """README: the LoRA targets on SmolLM-135M's shape (bench/lora.py)."""
+    r = load(INTEL, "lora")
+    return "\n".join([*lora_targets(r), "", f"({machine_line(r)}; `{r['command']}`)"]) + "\n"
+
+
+def lora_quality() -> str:
+    """docs/figures.md: LoRA SFT against full SFT on the default pipeline's model, per task, over seeds."""
+    r = load(INTEL, "lora_quality")
+    full, lora_scores = r["scores"]["full"], r["scores"]["lora"]
+    n = len(full["val_loss"])
+
+    def cell(values, task):
+        f = (lambda v: f"{v:.3f}") if task in ("val_loss", "sft_minutes") else (lambda v: f"{100 * v:.1f}%")
+        return f"{f(sum(values) / len(values))} [{f(min(values))}, {f(max(values))}]"
+
+    rows = [[task, cell(full[task], task), cell(lora_scores[task], task)] for task in full]
+    dev = "; ".join(f"lr {lr}: {pct(d['dev_accuracy'])}, val loss {d['val_loss']:.3f}" for lr, d in r["dev"].items())
+    lines = [
+        f"{machine_line(r)}; `{r['command']}`: {n} seeds, {r['steps']} steps each, {r['n']} held-out instances a "
+        f"task (test split; benign: the share of look-alikes refused). LoRA: rank {r['lora']['lora_rank']}, alpha "
+        f"{r['lora']['lora_alpha']:g}, {r['lora']['lora_targets']} linear layers, lr {r['lora_lr']:g} chosen on the "
+        f"dev split ({dev}); full SFT: its default lr {r['full_lr']:g}. Mean [min, max] over seeds:",
+        "",
+        *table("figure | full SFT | LoRA SFT", rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "lora": lora,
+    "lora-quality": lora_quality,
+    "lora-headline": lora_headline,
     "shakespeare-ablation": shakespeare_ablation,
     "crossover": crossover_tables,
     "compare": compare,

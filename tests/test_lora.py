@@ -215,6 +215,7 @@ def test_a_lora_reward_model_trains_its_score_in_full_and_loads_as_a_reward_mode
         (["--lora-targets", "attention,q_proj"], "lora_targets: unknown layer q_proj"),
         (["--lora-train", "norms"], "lora_train: unknown module norms"),
         (["--lora", "--lora-alpha", "0"], "lora_alpha must be > 0"),
+        (["--lora-base-dtype", "bfloat16", "--dtype", "float32"], "lora_base_dtype bfloat16 needs bf16 autocast"),
     ],
 )
 def test_bad_lora_settings_are_one_line_exit_2_and_make_no_run(base, chat, tmp_path, capsys, flags, message):
@@ -291,3 +292,21 @@ def test_export_adapter_gives_peft_over_transformers_the_logits_of_lmlab(root, c
     torch.testing.assert_close(theirs, ours, atol=1e-4, rtol=0)
     assert cli.main(["export", str(run), str(tmp_path / "merged")]) == 0  # the merged model, as any run exports
     assert (tmp_path / "merged" / "model.safetensors").is_file()
+
+
+def test_a_run_keeps_its_lora_setting_and_merge_refuses_a_whole_model(lora_sft, base, tmp_path, capsys):
+    assert cli.main(["sft", "--resume", str(lora_sft), "--no-lora", "--max-iters", "6"]) == 2
+    assert "a run keeps its LoRA setting" in capsys.readouterr().err
+    assert cli.main(["merge", str(base), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a LoRA run" in err and len(err.splitlines()) == 1 and not (tmp_path / "m").exists()
+
+
+def test_a_bf16_base_trains_fp32_adapters_and_loads_like_any_run(base, chat, tmp_path):
+    run = sft(init=base, data=chat, out=tmp_path / "bf16", overrides={**SFT, "dtype": "bfloat16",
+                                                                      "lora_base_dtype": "bfloat16"})  # fmt: skip
+    tensors = load_file(run / "adapter_model.safetensors")
+    assert {t.dtype for t in tensors.values()} == {torch.float32}
+    model = load_run(run).model
+    assert model.h[0].attn.c_attn.weight.dtype == torch.float32  # merged into the base's own precision
+    assert any(t.abs().sum() > 0 for k, t in tensors.items() if "lora_B" in k)

@@ -134,6 +134,9 @@ def train_stage(
         if adapters:
             lora.add_adapters(model, config.lora, t.seed, recipe.always_trained)
         world = dist_info.world_size
+        flops_per_token = model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0
+        if adapters:  # no weight gradients of the base: 4N FLOPs a token of the 6N (the adapters' own aside)
+            flops_per_token *= 4 / 6
         trainer = Trainer(
             model,
             t,
@@ -144,7 +147,7 @@ def train_stage(
             device,
             dist_info,
             tokens_per_step=round(recipe.tokens_per_batch * t.grad_accum * world),
-            flops_per_token=model.flops_per_token() if hasattr(model, "flops_per_token") else 0.0,
+            flops_per_token=flops_per_token,
             peak_flops=measure_peak_flops(device, resolve_dtype(t.dtype, device)) * world,
             rollouts=recipe.rollouts,
             progress_keys=recipe.progress_keys,
