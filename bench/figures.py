@@ -701,7 +701,8 @@ def lora_quality() -> str:
         f = (lambda v: f"{v:.3f}") if task in ("val_loss", "sft_minutes") else (lambda v: f"{100 * v:.1f}%")
         return f"{f(sum(values) / len(values))} [{f(min(values))}, {f(max(values))}]"
 
-    rows = [[task, cell(full[task], task), cell(lora_scores[task], task)] for task in full]
+    # The SFT minutes are kept in the JSON but not shown: other work shared the machine (bench/lora.py has the speed).
+    rows = [[task, cell(full[task], task), cell(lora_scores[task], task)] for task in full if task != "sft_minutes"]
     dev = "; ".join(f"lr {lr}: {pct(d['dev_accuracy'])}, val loss {d['val_loss']:.3f}" for lr, d in r["dev"].items())
     lines = [
         f"{machine_line(r)}; `{r['command']}`: {n} seeds, {r['steps']} steps each, {r['n']} held-out instances a "

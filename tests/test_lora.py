@@ -103,6 +103,14 @@ def test_peft_applies_the_runs_adapter_to_the_base_with_the_logits_lmlab_loads(l
         assert (merged(ids()) - load_run(base).model(ids())).abs().max() > 1e-2  # the adapter changed something
 
 
+def test_sample_eval_and_inspect_take_a_lora_run_like_any_other(lora_sft, tmp_path, capsys):
+    assert cli.main(["sample", str(lora_sft), "--prompt", "verse", "--max-new-tokens", "4", "--seed", "0"]) == 0
+    assert cli.main(["eval", str(lora_sft)]) == 0
+    assert "val" in capsys.readouterr().out
+    assert cli.main(["inspect", "lens", str(lora_sft), "the word", "--out", str(tmp_path / "lens")]) == 0
+    assert (tmp_path / "lens" / "index.md").is_file()
+
+
 def test_lora_sft_resumed_mid_run_ends_bitwise_like_the_uninterrupted_run(base, chat, tmp_path):
     cfg = {**SFT, "lr_decay_iters": 6, "lora_dropout": 0.1, "dropout": 0.1}
     stopped = sft(init=base, data=chat, out=tmp_path / "a", overrides=cfg)
