@@ -702,7 +702,12 @@ def lora_quality() -> str:
         return f"{f(sum(values) / len(values))} [{f(min(values))}, {f(max(values))}]"
 
     # The SFT minutes are kept in the JSON but not shown: other work shared the machine (bench/lora.py has the speed).
-    rows = [[task, cell(full[task], task), cell(lora_scores[task], task)] for task in full if task != "sft_minutes"]
+    def gap(task):
+        d = (sum(lora_scores[task]) - sum(full[task])) / n
+        return f"{d:+.3f}" if task == "val_loss" else f"{100 * d:+.1f} points"
+
+    rows = [[task, cell(full[task], task), cell(lora_scores[task], task), gap(task)] for task in full
+            if task != "sft_minutes"]  # fmt: skip
     dev = "; ".join(f"lr {lr}: {pct(d['dev_accuracy'])}, val loss {d['val_loss']:.3f}" for lr, d in r["dev"].items())
     lines = [
         f"{machine_line(r)}; `{r['command']}`: {n} seeds, {r['steps']} steps each, {r['n']} held-out instances a "
@@ -710,7 +715,7 @@ def lora_quality() -> str:
         f"{r['lora']['lora_alpha']:g}, {r['lora']['lora_targets']} linear layers, lr {r['lora_lr']:g} chosen on the "
         f"dev split ({dev}); full SFT: its default lr {r['full_lr']:g}. Mean [min, max] over seeds:",
         "",
-        *table("figure | full SFT | LoRA SFT", rows),
+        *table("figure | full SFT | LoRA SFT | LoRA - full (means)", rows),
     ]
     return "\n".join(lines) + "\n"
 

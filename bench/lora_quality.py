@@ -31,14 +31,31 @@ DRILLS = ("add_2d", "add_3d", "reverse_word", "count_letter", "verse_reference",
 LORA = {"lora": True, "lora_rank": 16, "lora_alpha": 32.0, "lora_targets": "all"}
 
 
-def fine_tune(init, out: Path, seed: int, steps: int, lora_lr: float | None) -> tuple[Path, float]:
-    """One SFT run on the chat mixture (LoRA when lora_lr is given); (run folder, minutes)."""
+def fine_tune(init, out: Path, seed: int, steps: int, lora_lr: float | None) -> tuple[Path, float | None]:
+    """One SFT run on the chat mixture (LoRA when lora_lr is given); (run folder, minutes). A finished run of the same
+    settings already in `out` (an earlier invocation on the same --work) is evaluated again, not retrained (minutes
+    None)."""
+    if finished(out, seed, steps, lora_lr):
+        return out, None
     train = {"max_iters": steps, "seed": seed, "progress": False, **({"lr": lora_lr} if lora_lr else {})}
     if steps != SFTConfig().train.max_iters:
         train["eval_interval"] = max(steps // 4, 1)
     start = time.perf_counter()
     run = sft(init=init, data="chat", out=out, overrides={"train": train, **({"lora": LORA} if lora_lr else {})})
     return run, (time.perf_counter() - start) / 60
+
+
+def finished(run: Path, seed: int, steps: int, lora_lr: float | None) -> bool:
+    """Whether `run` holds a finished SFT run of this seed, length, learning rate and LoRA setting."""
+    from lmlab.runs import RunFolder
+
+    if not (run / "config.yaml").is_file() or not (run / "metrics.jsonl").is_file():
+        return False
+    record = RunFolder(run).read_config()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train = record["train"]
+    same = train["seed"] == seed and train["max_iters"] == steps and bool(record.get("adapter")) == bool(lora_lr)
+    return same and (not lora_lr or train["lr"] == lora_lr) and records and records[-1]["step"] == steps
 
 
 def val_loss(run: Path) -> float:
@@ -84,15 +101,19 @@ def main(argv=None) -> int:
             run, minutes = fine_tune(init, work / f"{name}-{seed}", seed, args.steps, sides[name])
             result = task_accuracy(run, CONVERSATION + DRILLS, args.n)
             result["benign"] = 1 - result["benign"]  # shown as the share of look-alikes refused
-            for task, value in {**result, "val_loss": val_loss(run), "sft_minutes": minutes}.items():
+            figures = {**result, "val_loss": val_loss(run), **({} if minutes is None else {"sft_minutes": minutes})}
+            for task, value in figures.items():
                 scores[name].setdefault(task, []).append(value)
-            print(f"seed {seed} {name:>4}: {minutes:.1f} min, val loss {val_loss(run):.3f}; "
+            took = "reused" if minutes is None else f"{minutes:.1f} min"
+            print(f"seed {seed} {name:>4}: {took}, val loss {val_loss(run):.3f}; "
                   + ", ".join(f"{t} {v:.1%}" for t, v in result.items()), flush=True)  # fmt: skip
     print("\nmean [min, max] over seeds (benign: share of look-alikes refused)")
     for task in scores["full"]:
         cells = []
         for name in sides:
-            values = scores[name][task]
+            values = scores[name].get(task)
+            if not values:
+                continue
             f = "{:.3f}" if task in ("val_loss", "sft_minutes") else "{:.1%}"
             cells.append(
                 f"{name} {f.format(statistics.mean(values))} [{f.format(min(values))}, {f.format(max(values))}]"
