@@ -207,8 +207,9 @@ class RunFolder:
             base = self.base_run()
             target = model.get_submodule(adapter["base_module"]) if adapter.get("base_module") else model
             base.load_weights(target, ignore=ignore)
-            tensors, config = lora.read_adapter(self.weights_file().parent)
-            lora.merge_into(model, tensors, config, str(self.weights_file()), ignore)
+            f = self.weights_file()
+            tensors, config = lora.read_adapter(f.parent)
+            lora.merge_into(model, tensors, config, str(f), ignore)
             return
         f = f or self.weights_file()
         if not f.is_file():

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from safetensors.torch import save_file, save_model
 
+from lmlab.config import section_from_dict
 from lmlab.errors import LmlabError
 from lmlab.interop.huggingface import export_family, export_hf, refuse_nonempty, row_blocks, weight_names, write_json
 from lmlab.models import lora
+from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder, load_run
 
 
@@ -59,8 +61,7 @@ def export_adapter(run: str | Path, out: str | Path) -> Path:
         )
     base = folder.base_run()
     tensors, config = lora.read_adapter(folder.weights_file().parent)
-    model = load_run(base.path, "cpu").model
-    cfg = model.config
+    cfg = section_from_dict(ModelConfig, base.read_config()["model"], str(base.path / "config.yaml"))
     model_type = export_family(cfg, folder.path)
     names = weight_names(model_type, cfg)
     ours = {k: v for k, v in tensors.items() if not k.startswith(tuple(record.get("training_only_weights", ())))}

@@ -191,12 +191,12 @@ class WithoutAdapters:
 
 
 # ---- PEFT's files ---------------------------------------------------------------------------------------
-def peft_config(s: LoraSection, targets: tuple[str, ...], full: tuple[str, ...], base: str = "") -> dict:
+def peft_config(s: LoraSection, targets: tuple[str, ...], full: tuple[str, ...]) -> dict:
     """adapter_config.json as peft writes it (the fields LoraConfig reads; the rest take peft's defaults)."""
     return {
         "peft_type": "LORA",
         "task_type": None,
-        "base_model_name_or_path": base or None,
+        "base_model_name_or_path": None,  # the run folder writes its base (lmlab.runs.RunFolder.save_checkpoint)
         "r": s.lora_rank,
         "lora_alpha": s.lora_alpha,
         "lora_dropout": s.lora_dropout,

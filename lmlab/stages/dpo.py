@@ -164,11 +164,12 @@ def reference_logps(ref: str, pairs: TokenizedPairs, pad_id: int, device, dtype,
     scorer: a function that returns a model holding the reference's weights (the LoRA policy before its adapters);
     by default the reference run is loaded.
     """
-    if not RunFolder(ref).weights_file().is_file():
+    reference = RunFolder(ref)
+    if not reference.weights_file().is_file():
         raise LmlabError(f"{ref}: the reference run has no saved weights")
     # The device type too: CPU and CUDA kernels round bf16 differently.
     key = hashlib.sha256(
-        f"{RunFolder(ref).weights_sha256()} {pairs_digest(pairs)} {dtype} {torch.device(device).type} v1".encode()
+        f"{reference.weights_sha256()} {pairs_digest(pairs)} {dtype} {torch.device(device).type} v1".encode()
     )
     key = key.hexdigest()[:32]
     path = default_cache_dir() / "ref-logps" / f"{key}.npy"
