@@ -73,6 +73,15 @@ class TrainConfig:
     activation_checkpointing: bool = opt(
         False, "recompute each block's activations in the backward pass: less memory, about a third more compute"
     )
+    parallel: str = opt(
+        "ddp",
+        "ddp | fsdp: how the processes torchrun starts share the work; ddp: each holds the whole model; fsdp: each "
+        "holds 1/N of the weights, gradients and optimizer state (FSDP2), and checkpoints are sharded",
+        ("ddp", "fsdp"),
+    )
+    fsdp_offload: bool = opt(
+        False, "with --parallel fsdp on GPUs: keep the sharded weights and optimizer state in CPU memory"
+    )
     device: str = opt("auto", "auto | cpu | cuda | cuda:N")
     seed: int = opt(1337, "random seed (weights, batches, dropout)")
     progress: bool = opt(True, "show a progress bar")

@@ -40,6 +40,7 @@ import yaml
 from safetensors import safe_open
 from safetensors.torch import save_model
 
+from lmlab import sharding
 from lmlab.config import load_yaml, section_from_dict
 from lmlab.errors import LmlabError
 from lmlab.models import lora
@@ -137,19 +138,33 @@ class RunFolder:
         found = [p for p in self.ckpt_dir.iterdir() if CHECKPOINT_NAME.fullmatch(p.name) and _real_dir(p)]
         return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
-    def save_checkpoint(self, step: int, model: torch.nn.Module, optimizer, trainer_state: dict, keep: int = 1):
-        """Write checkpoint `step`, publish it in LATEST and RUN/model.safetensors, keep the latest `keep`."""
+    def save_checkpoint(
+        self, step: int, model: torch.nn.Module, optimizer, trainer_state: dict, keep: int = 1, dist_info=None
+    ):
+        """Write checkpoint `step`, publish it in LATEST and RUN/model.safetensors, keep the latest `keep`.
+
+        With dist_info (--parallel fsdp) every process calls this and writes its shards (lmlab.sharding); rank 0
+        publishes."""
         name = f"step-{step:07d}"
         final = self.ckpt_dir / name
-        tmp = self.ckpt_dir / f".{name}.tmp{os.getpid()}"
-        self.clean_temporary()
-        tmp.mkdir(parents=True)
+        main = dist_info is None or dist_info.is_main
+        tmp = self.ckpt_dir / f".{name}.tmp{_shared_pid(dist_info)}"
+        if main:
+            self.clean_temporary()
+            tmp.mkdir(parents=True)
         published = (lora.ADAPTER_FILE, lora.ADAPTER_CONFIG) if lora.has_adapters(model) else ("model.safetensors",)
-        if lora.has_adapters(model):  # only what trained: the base is another run's
+        if dist_info is not None:
+            _barrier(dist_info)  # the folder exists for every process
+            sharding.save(tmp, model, optimizer, main)
+        elif lora.has_adapters(model):  # only what trained: the base is another run's
             lora.save_adapter(model, tmp, {**model.adapter_config, "base_model_name_or_path": self.base_path()})
         else:
             save_model(model, str(tmp / "model.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if not main:
+            _barrier(dist_info)  # rank 0 publishes
+            return
+        if dist_info is None:
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(trainer_state, tmp / "trainer.pt")
         if _real_dir(final):
             shutil.rmtree(final)
@@ -161,6 +176,8 @@ class RunFolder:
             atomic_write(self.path / f, lambda p: shutil.copyfile(final / f, p))
         for old in self.checkpoints()[: -max(keep, 1)]:
             shutil.rmtree(old, ignore_errors=True)
+        if dist_info is not None:
+            _barrier(dist_info)
 
     def clean_temporary(self):
         """Remove what killed saves left: temporary files and folders (.NAME.tmpPID) in RUN and RUN/ckpt.
@@ -232,9 +249,20 @@ class RunFolder:
             raise LmlabError(f"{self.path}: no checkpoint to resume from")
         if not _real_dir(ckpt):
             raise LmlabError(f"{self.ckpt_dir / 'LATEST'}: names {ckpt.name}, which is missing from {self.ckpt_dir}")
-        self.load_weights(model, ckpt / (lora.ADAPTER_FILE if lora.has_adapters(model) else "model.safetensors"))
+        names = ("optimizer.pt", "trainer.pt")
+        if sharding.is_sharded_checkpoint(ckpt):  # every process reads its part, whatever the number that saved it
+            if lora.has_adapters(model) or not hasattr(optimizer, "state"):
+                raise LmlabError(f"{ckpt}: a sharded checkpoint (--parallel fsdp) resumes an AdamW run without LoRA")
+            sharding.load(ckpt, model, optimizer)
+            names = ("trainer.pt",)
+        elif sharding.is_sharded(model):
+            raise LmlabError(
+                f"{ckpt}: written by --parallel ddp, whose optimizer state is one file; resume it with --parallel ddp"
+            )
+        else:
+            self.load_weights(model, ckpt / (lora.ADAPTER_FILE if lora.has_adapters(model) else "model.safetensors"))
         state = {}
-        for name in ("optimizer.pt", "trainer.pt"):
+        for name in names:
             f = ckpt / name
             if not f.is_file():
                 raise LmlabError(f"{f}: missing; the checkpoint is incomplete")
@@ -243,7 +271,8 @@ class RunFolder:
             except Exception as e:  # a truncated or foreign file: say which, not where torch failed
                 raise LmlabError(f"{f}: not a readable checkpoint file ({str(e).splitlines()[0][:120]})") from None
         try:
-            optimizer.load_state_dict(state["optimizer.pt"])
+            if "optimizer.pt" in state:
+                optimizer.load_state_dict(state["optimizer.pt"])
         except (ValueError, KeyError, TypeError) as e:
             raise LmlabError(f"{ckpt / 'optimizer.pt'}: does not fit this model's optimizer ({e})") from None
         if not isinstance(state["trainer.pt"], dict) or "step" not in state["trainer.pt"]:
@@ -311,6 +340,22 @@ def stream_weights(model: torch.nn.Module, f: Path) -> tuple[list[str], list[str
             loaded.add(state[name].data_ptr())
     missing = [k for k in state if k not in names and state[k].data_ptr() not in loaded]
     return missing, unexpected
+
+
+def _shared_pid(dist_info) -> int:
+    """Rank 0's process id, known to every process: the temporary folder they all write a checkpoint into."""
+    pid = os.getpid()
+    if dist_info is None or dist_info.world_size == 1:
+        return pid
+    cuda = torch.distributed.get_backend() == "nccl"
+    t = torch.tensor([pid], dtype=torch.int64, device=f"cuda:{torch.cuda.current_device()}" if cuda else "cpu")
+    torch.distributed.broadcast(t, src=0)
+    return int(t.item())
+
+
+def _barrier(dist_info):
+    if dist_info.world_size > 1:
+        torch.distributed.barrier()
 
 
 def file_digest(path: Path) -> str:

@@ -1,7 +1,7 @@
 """The one training loop. Every stage supplies batches and a loss; everything else lives here:
 the optimizer (AdamW, or Muon beside it: lmlab.optim), warmup + cosine schedule, gradient clipping and
-accumulation, bf16 autocast, DDP, optional torch.compile, periodic evaluation, metrics, progress, and exact
-checkpoint/resume.
+accumulation, bf16 autocast, DDP or FSDP2 (lmlab.sharding), optional torch.compile, periodic evaluation, metrics,
+progress, and exact checkpoint/resume.
 
 A stage gives (through lmlab.stages.recipe):
     batch_fn(index) -> dict of tensors       micro-batch number `index`, a pure function of index
@@ -44,6 +44,7 @@ from lmlab.device import Distributed, autocast, compile_unsupported, resolve_dty
 from lmlab.errors import LmlabError
 from lmlab.optim import make_optimizer
 from lmlab.runs import RunFolder, atomic_write
+from lmlab.sharding import full_grad_norm, gathered, shard_model
 
 
 def lr_at(step: int, cfg: TrainConfig, time_fraction: float = 0.0, peak: float | None = None) -> float:
@@ -117,6 +118,11 @@ class Trainer:
         for m in self.model.modules():
             if hasattr(m, "checkpoint_blocks"):  # GPT bodies (lmlab.models.gpt)
                 m.checkpoint_blocks = cfg.activation_checkpointing
+        # --parallel fsdp: sharded checkpoints at any number of processes (so a run resumes on any other), the
+        # model itself sharded when there are several
+        self.sharded_checkpoints = cfg.parallel == "fsdp"
+        if self.sharded_checkpoints and dist_info.world_size > 1:
+            shard_model(self.model, self.dtype, offload=cfg.fsdp_offload)
         self.optimizer = make_optimizer(self.model, cfg, device)
         self.peak_lrs = [group["lr"] for group in self.optimizer.param_groups]  # each group's own (AdamW's, Muon's)
         self.step = 0
@@ -170,7 +176,13 @@ class Trainer:
             self._trim_metrics()
 
     def save(self):
-        if self.dist.is_main and self.run is not None:
+        if self.run is None:
+            return
+        if self.sharded_checkpoints:  # every process writes its shards
+            self.run.save_checkpoint(
+                self.step, self.model, self.optimizer, self.state(), self.cfg.keep_checkpoints, dist_info=self.dist
+            )
+        elif self.dist.is_main:
             self.run.save_checkpoint(self.step, self.model, self.optimizer, self.state(), self.cfg.keep_checkpoints)
 
     def _trim_metrics(self):
@@ -210,7 +222,7 @@ class Trainer:
         if self.eval_fn is None:
             return {}
         self.model.eval()
-        with torch.no_grad(), autocast(self.device, self.dtype):
+        with torch.no_grad(), autocast(self.device, self.dtype), gathered(self.model):
             metrics = self.eval_fn(self.model)
         self.model.train()
         return metrics
@@ -230,10 +242,12 @@ class Trainer:
             batch = {name: v.to(self.device, non_blocking=True) for name, v in self.batch_fn(first + k).items()}
             torch.manual_seed((cfg.seed << 32) + first + k)  # dropout masks: a function of (seed, index)
             last = k == cfg.grad_accum - 1
-            with model.no_sync() if world > 1 and not last else contextlib.nullcontext():
+            if hasattr(model, "set_requires_gradient_sync"):  # FSDP: reduce-scatter after the last micro-batch only
+                model.set_requires_gradient_sync(last)
+            with model.no_sync() if world > 1 and not last and hasattr(model, "no_sync") else contextlib.nullcontext():
                 with autocast(self.device, self.dtype):
                     loss = self.step_loss(model, batch)
-                # DDP averages gradients over processes: times world, they are the sum over all
+                # DDP and FSDP average gradients over processes: times world, they are the sum over all
                 # micro-batches, divided by the step's total count below.
                 (loss.sum * world).backward()
             terms = {
@@ -254,8 +268,10 @@ class Trainer:
             g.div_(n)  # the mean over the step's n terms
         if cfg.grad_clip > 0:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor
+                grad_norm = grad_norm.full_tensor()
         else:
-            grad_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+            grad_norm = full_grad_norm(grads)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -264,7 +280,7 @@ class Trainer:
     def collect_rollouts(self):
         t = time.perf_counter()
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), gathered(self.model):
             metrics = self.rollouts.collect(self.model, self.step)
         self.model.train()
         if self.dist.world_size > 1 and metrics:
@@ -304,7 +320,7 @@ class Trainer:
             self.step_loss = torch.compile(self.loss_fn)
         elif compile:
             model = torch.compile(model)  # under DDP: the model alone, DDP(compiled) as torch's DDP notes advise
-        if self.dist.world_size > 1:
+        if self.dist.world_size > 1 and not self.sharded_checkpoints:  # fsdp: shard_model already wrapped it
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = DistributedDataParallel(model, device_ids=ids)
         model.train()

@@ -12,6 +12,10 @@ loaded, the model is frozen and given adapters (lmlab.models.lora) before the op
 (and the modules trained in full) carry gradients and optimizer state. The run saves only the adapter and names its
 base (the init run) with the sha256 of its weights; a resumed run reloads the base, checks that hash, and continues
 from the adapter checkpoint.
+
+--parallel fsdp shards the model over the processes (lmlab.sharding) for every stage alike. A run records the
+number of processes it ran on (world_size); resumed on another number, its accumulation adjusts so that the global
+batch (processes x accumulation) stays the same, unless --grad-accum is given.
 """
 
 import dataclasses
@@ -23,12 +27,20 @@ from pathlib import Path
 import torch
 
 from lmlab.config import StageConfig
-from lmlab.device import Distributed, init_distributed, main_process_first, measure_peak_flops, resolve_dtype
+from lmlab.device import (
+    Distributed,
+    barrier,
+    init_distributed,
+    main_process_first,
+    measure_peak_flops,
+    resolve_dtype,
+)
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.models import lora
 from lmlab.models.lora import LoraSection
 from lmlab.runs import RunFolder
+from lmlab.sharding import gathered
 from lmlab.tokenizer import Tokenizer
 from lmlab.trainer import Rollouts, Trainer
 
@@ -109,6 +121,8 @@ def train_stage(
         if resume:
             saved = {name: record[name] for name in type(config).section_types() if name in record}
             config = type(config).build(base=saved, overrides=overrides)
+            keep_global_batch(config.train, record, dist_info.world_size, overrides or {}, run)
+        check_parallel(config, dist_info)
         recipe = build(config, Context(run, device, dist_info, bool(resume), record))
         model, t = recipe.model, config.train
         adapters = uses_lora(config)
@@ -121,7 +135,8 @@ def train_stage(
             if resume:
                 run.base_run()  # still there, and unchanged
         if not resume and dist_info.is_main:
-            entries = {**config.to_dict(), "model": dataclasses.asdict(model.config), **recipe.record}
+            entries = {**config.to_dict(), "model": dataclasses.asdict(model.config), **recipe.record,
+                       "world_size": dist_info.world_size}  # fmt: skip
             run.create({**entries, **({"adapter": adapter} if adapters else {})}, stage, recipe.model_kind,
                        recipe.tokenizer)  # fmt: skip
         started = True
@@ -155,12 +170,54 @@ def train_stage(
         if resume:
             trainer.resume()
         trainer.fit()
-        if recipe.finish is not None and dist_info.is_main:
-            recipe.finish(trainer.model.eval(), run)
+        if recipe.finish is not None:
+            with gathered(trainer.model.eval()):  # rank 0 alone runs the whole (all-gathered) model
+                if dist_info.is_main:
+                    recipe.finish(trainer.model, run)
+                if trainer.sharded_checkpoints:
+                    barrier(dist_info)  # the others keep their part gathered until rank 0 is done
     finally:
         if lock is not None:
             lock.release(discard=not started)  # bad input leaves no folder behind
     return run.path
+
+
+def keep_global_batch(t, record: dict, world: int, overrides: dict, run: RunFolder):
+    """A run resumed on another number of processes keeps its global batch: the accumulation adjusts."""
+    saved_world = int(record.get("world_size", world))
+    if saved_world == world:
+        return
+    if "grad_accum" not in overrides:
+        micro = saved_world * int(record.get("train", {}).get("grad_accum", t.grad_accum))
+        if micro % world:
+            raise LmlabError(
+                f"{run.path}: ran on {saved_world} processes x {micro // saved_world} micro-batches; {world} processes "
+                f"cannot share its {micro} micro-batches a step evenly (give --grad-accum to change the global batch)"
+            )
+        t.grad_accum = micro // world
+    if run_is_main():
+        train = {**record.get("train", {}), "grad_accum": t.grad_accum}
+        run.update_record({"train": train, "world_size": world})
+
+
+def run_is_main() -> bool:
+    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+
+
+def check_parallel(config: StageConfig, dist_info: Distributed):
+    t = config.train
+    if t.parallel != "fsdp":
+        if t.fsdp_offload:
+            raise LmlabError("--fsdp-offload offloads FSDP's shards; it needs --parallel fsdp")
+        return
+    if uses_lora(config):
+        raise LmlabError(
+            "--parallel fsdp with --lora: not supported yet (LoRA's frozen base is meant to fit one device)"
+        )
+    if t.optimizer != "adamw":
+        raise LmlabError(f"--parallel fsdp trains with AdamW; --optimizer {t.optimizer} is not supported with it yet")
+    if t.fsdp_offload and not torch.cuda.is_available():
+        raise LmlabError("--fsdp-offload moves FSDP's shards from GPU to CPU memory; this machine has no CUDA GPU")
 
 
 def uses_lora(config: StageConfig) -> bool:
