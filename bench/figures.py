@@ -720,7 +720,43 @@ def lora_quality() -> str:
     return "\n".join(lines) + "\n"
 
 
+def fsdp() -> str:
+    """docs/figures.md and README: FSDP2 against DDP with 2 processes, memory and tokens/s (bench/fsdp.py)."""
+    r = load(INTEL, "fsdp")
+    m, t, a = r["memory"], r["throughput"], r["settings"]
+    peak, rate = m["peak_rss_mb"], m["tokens_per_s"]
+
+    def med(x: dict, digits: int = 0) -> str:
+        return f"{x['median']:,.{digits}f} [{x['min']:,.{digits}f}, {x['max']:,.{digits}f}]"
+
+    def mb(side):
+        return f"{peak[side]['median']:,.0f} MB"
+
+    rows = [
+        ["per-process peak RSS, FSDP / DDP (63M parameters: fp32 weights + AdamW 1 GB)", "<= 0.6x",
+         f"{med(m['over_ddp']['fsdp'], 2)}x ({mb('fsdp')} against {mb('ddp')})"],
+        ["the same, glibc's mmap threshold fixed at 4 MB (no heap fragmentation)", "",
+         f"{med(m['over_ddp']['fsdp-mmap4mb'], 2)}x ({mb('fsdp-mmap4mb')}), at "
+         f"{rate['fsdp-mmap4mb']['median'] / rate['fsdp']['median']:.2f}x FSDP's tokens/s"],
+        ["tokens/s of that model: DDP / FSDP", "",
+         f"{rate['ddp']['median']:,.0f} / {rate['fsdp']['median']:,.0f}"],
+        [f"tokens/s, FSDP / DDP (`cpu-small`{', compiled' if a['compile'] else ''})", ">= 0.85x",
+         f"{med(t['fsdp_over_ddp'], 2)}x ({med(t['tokens_per_s']['fsdp'])} against {med(t['tokens_per_s']['ddp'])})"],
+    ]  # fmt: skip
+    compiled = " --compile" if a["compile"] else ""
+    command = (f"python bench/fsdp.py --rounds {a['rounds']} --steps {a['steps']} --warmup {a['warmup']}{compiled} "
+               f"--mem-rounds {a['mem_rounds']} --mem-steps {a['mem_steps']}")  # fmt: skip
+    lines = [
+        *table("figure (2 processes, gloo) | target | measured: median [min, max] of the rounds", rows),
+        "",
+        f"({machine_line(r['environment'])}; 1 thread a process; `{command}`; {a['mem_rounds']} memory rounds, "
+        f"{a['rounds']} speed rounds, alternated)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
+    "fsdp": fsdp,
     "lora": lora,
     "lora-quality": lora_quality,
     "lora-headline": lora_headline,

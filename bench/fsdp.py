@@ -5,12 +5,15 @@ Memory: a GPT whose fp32 weights + AdamW state are about 1 GB (8 layers, 768 wid
   with --parallel ddp and with --parallel fsdp; every worker runs under GNU time (`/usr/bin/time -v`, through
   torchrun's --no-python) and its own "Maximum resident set size" is read from its log (torchrun's --log-dir). The
   figure is the larger of the two processes' peaks; the run's last checkpoint (full weights, and for fsdp the sharded
-  optimizer state) is written in it, as in any run.
+  optimizer state) is written in it, as in any run. A third side, fsdp-mmap4mb, is fsdp with glibc's mmap threshold
+  fixed at 4 MB (MALLOC_MMAP_THRESHOLD_): what heap fragmentation costs FSDP here, in memory and in tokens/s (the
+  memory runs' tokens/s after their second step are saved too).
 Throughput: the `cpu-small` preset (`lmlab run`'s model) with each side's best settings on this machine (--compile
   when --compile is given: both sides alike), tokens/s of rank 0's metrics over the steps after --warmup.
 The sides alternate round by round, the order rotated each round (bench/common.py).
 
-    python bench/fsdp.py [--rounds 3] [--steps 30] [--warmup 5] [--mem-rounds 2] [--mem-steps 4] [--work DIR]
+    python bench/fsdp.py [--rounds 3] [--steps 30] [--warmup 5] [--compile] [--mem-rounds 2] [--mem-steps 8]
+                          [--work DIR]
 
 Saves bench/results/<machine>/fsdp.json.
 """
@@ -29,6 +32,11 @@ from common import environment, fmt, print_environment, save_result, spread
 
 MEMORY_MODEL = ["--n-layer", "8", "--n-head", "12", "--n-embd", "768", "--block-size", "128", "--batch-size", "4"]
 SIDES = ("ddp", "fsdp")
+# glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB), after which FSDP's per-step
+# all-gather and reduce-scatter buffers come from the heap and fragment it; this side fixes the threshold at 4 MB
+# (freed buffers go back to the OS), to measure what that fragmentation costs in memory and in speed.
+MMAP_4MB = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)}
+MEMORY_SIDES = {"ddp": ("ddp", {}), "fsdp": ("fsdp", {}), "fsdp-mmap4mb": ("fsdp", MMAP_4MB)}
 
 
 def torchrun(parallel: str, flags: list[str], out: Path, env: dict) -> list[int]:
@@ -68,7 +76,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False)
     ap.add_argument("--mem-rounds", type=int, default=2)
-    ap.add_argument("--mem-steps", type=int, default=4)
+    ap.add_argument("--mem-steps", type=int, default=8)
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
     info = environment("lmlab")
@@ -84,36 +92,55 @@ def main():
             shutil.rmtree(p, ignore_errors=True)
         return out
 
-    memory = {side: [] for side in SIDES}  # per round: [rank 0, rank 1] in MB
+    memory = {side: [] for side in MEMORY_SIDES}  # per round: [rank 0, rank 1] in MB
+    memory_speed = {side: [] for side in MEMORY_SIDES}  # tokens/s of the memory model
     speed = {side: [] for side in SIDES}
     common_mem = ["--preset", "cpu-small", *MEMORY_MODEL, "--max-iters", str(args.mem_steps), "--no-compile"]
     common_speed = ["--preset", "cpu-small", "--max-iters", str(args.steps + args.warmup),
                     "--compile" if args.compile else "--no-compile"]  # fmt: skip
     torchrun("ddp", ["--preset", "cpu-small", "--max-iters", "1", "--no-compile"], fresh("tokenizer"), env)  # cache
+    names = list(MEMORY_SIDES)
     for k in range(args.mem_rounds):
-        for side in SIDES[k % 2 :] + SIDES[: k % 2]:
-            peaks = torchrun(side, common_mem, fresh(f"mem-{side}"), env)
+        for side in names[k % len(names) :] + names[: k % len(names)]:
+            parallel, extra = MEMORY_SIDES[side]
+            out = fresh(f"mem-{side}")
+            peaks = torchrun(parallel, common_mem, out, {**env, **extra})
             memory[side].append(peaks)
-            print(f"memory round {k + 1} {side}: peak RSS per process {peaks} MB", flush=True)
+            memory_speed[side].append(tokens_per_s(out, 2))
+            print(f"memory round {k + 1} {side}: peak RSS per process {peaks} MB, "
+                  f"{memory_speed[side][-1]:,.0f} tokens/s", flush=True)  # fmt: skip
+    for side in SIDES:  # untimed: each side's first compilation fills the inductor cache for its rounds
+        torchrun(side, common_speed, fresh(f"speed-{side}"), env)
     for k in range(args.rounds):
         for side in SIDES[k % 2 :] + SIDES[: k % 2]:
             out = fresh(f"speed-{side}")
             torchrun(side, common_speed, out, env)
             speed[side].append(tokens_per_s(out, args.warmup))
             print(f"speed round {k + 1} {side}: {speed[side][-1]:,.0f} tokens/s", flush=True)
-    peak = {side: spread([max(p) for p in memory[side]]) for side in SIDES}
+    peak = {side: spread([max(p) for p in memory[side]]) for side in MEMORY_SIDES}
+    mem_rate = {side: spread(memory_speed[side]) for side in MEMORY_SIDES}
     rate = {side: spread(speed[side]) for side in SIDES}
+    ratios = {side: spread([max(f) / max(d) for f, d in zip(memory[side], memory["ddp"])]) for side in MEMORY_SIDES}
     ratios_mem = [max(f) / max(d) for f, d in zip(memory["fsdp"], memory["ddp"])]
     ratios_speed = [f / d for f, d in zip(speed["fsdp"], speed["ddp"])]
     result = {
         "environment": info,
         "settings": {**vars(args), "memory_model": MEMORY_MODEL, "processes": 2, "backend": "gloo"},
-        "memory": {"per_round_mb": memory, "peak_rss_mb": peak, "fsdp_over_ddp": spread(ratios_mem)},
+        "memory": {
+            "per_round_mb": memory,
+            "peak_rss_mb": peak,
+            "fsdp_over_ddp": spread(ratios_mem),
+            "over_ddp": ratios,
+            "tokens_per_s": mem_rate,
+        },
         "throughput": {"tokens_per_s": rate, "fsdp_over_ddp": spread(ratios_speed)},
         "targets": {"memory_ratio_max": 0.6, "throughput_ratio_min": 0.85},
     }
+    for side in MEMORY_SIDES:
+        print(f"{side}: peak RSS per process {fmt(peak[side])} MB ({fmt(ratios[side], 2)}x ddp's), "
+              f"{fmt(mem_rate[side])} tokens/s")  # fmt: skip
     for side in SIDES:
-        print(f"{side}: peak RSS per process {fmt(peak[side])} MB; cpu-small {fmt(rate[side])} tokens/s")
+        print(f"{side}: cpu-small {fmt(rate[side])} tokens/s")
     print(f"fsdp/ddp: memory {statistics.median(ratios_mem):.2f}x, tokens/s {statistics.median(ratios_speed):.2f}x")
     print("saved", save_result("fsdp", result))
 

@@ -206,7 +206,14 @@ def cmd_run(args):
     from lmlab.experiments.pipeline import run_pipeline
 
     path = run_pipeline(
-        out=args.out, quick=args.quick, device=args.device, progress=not args.no_progress, seed=args.seed
+        out=args.out,
+        quick=args.quick,
+        device=args.device,
+        progress=not args.no_progress,
+        seed=args.seed,
+        scale=args.scale,
+        processes=args.processes,
+        data=args.data,
     )
     print(f"report: {path / 'report.md'}")
 
@@ -298,6 +305,13 @@ COMMANDS = {
     "run": ("the whole default pipeline on the built-in corpus, with a report", cmd_run, None, [
         out_arg("run folder", "run"),
         arg("--quick", action="store_true", help="a few minutes instead of the full defaults"),
+        arg("--scale", choices=("cpu", "gpu"), default="cpu",
+            help="gpu: GPU-sized settings (a GPT-2-small-sized model, 1,024-token context, bf16, compile), each "
+                 "training stage on every GPU (DDP, or FSDP for a model too large for one)"),
+        arg("--data", default=None, help="the pre-training text: a file, a folder or a built-in corpus (lmlab data "
+            "list); default: the built-in default corpus"),
+        arg("--processes", type=int, default=None,
+            help="with --scale gpu: processes per training stage (default: the CUDA devices)"),
         DEVICE,
         arg("--seed", type=int, default=None,
             help="every stage's training seed (default: 1337); evaluations stay fixed"),

@@ -39,6 +39,10 @@ def test_fsdp_pretraining_on_two_processes_matches_one_process_with_twice_the_ac
     train(TORCHRUN + common + FSDP + ["--grad-accum", "2", "--out", str(tmp_path / "fsdp")])
     train(ONE + common + ["--grad-accum", "4", "--out", str(tmp_path / "one")])
     assert_same_training(tmp_path / "fsdp", tmp_path / "one", steps=6)
+    # each sharded block recomputed in the backward (its weights gathered again there): the same numbers
+    checkpointed = ["--activation-checkpointing", "--grad-accum", "2", "--out", str(tmp_path / "fsdp-ac")]
+    train(TORCHRUN + common + FSDP + checkpointed)
+    assert_same_training(tmp_path / "fsdp-ac", tmp_path / "one", steps=6)
     ckpt = tmp_path / "fsdp" / "ckpt" / "step-0000006"
     shards = sorted(p.name for p in (ckpt / "optimizer").glob("*.distcp"))
     assert len(shards) == 2, shards  # each process wrote its own part of AdamW's state

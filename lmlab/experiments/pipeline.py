@@ -14,6 +14,9 @@ every stage and the task accuracy after GRPO. Every stage's model is asked the s
 seeds and the held-out harmful and benign prompts, so a later stage that undoes the refusals shows; the report ends with
 "Talk to it", the commands for the best conversational model and what it can and cannot do. The report is
 RUN/report.md with its PNGs beside it; RUN/results.json holds the same figures for scripts.
+
+`--scale gpu` runs the same story with GPU-sized settings, each training stage on every GPU of the machine
+(lmlab.experiments.scale).
 """
 
 import json
@@ -25,11 +28,13 @@ from lmlab.data.refusals import ROAST_PROMPT, is_refusal
 from lmlab.data.smalltalk import OPENERS_TEST, is_off_task, swears
 from lmlab.data.tasks import mixture
 from lmlab.device import pick_device
+from lmlab.errors import LmlabError
 from lmlab.eval.perplexity import evaluate_run
 from lmlab.eval.preference import evaluate_preference
 from lmlab.eval.replies import UNITS, format_figure, measure_run
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, task_accuracy
 from lmlab.experiments.report import markdown_cell, metrics_table, plot_loss, plot_metrics
+from lmlab.experiments.scale import launch, plan
 from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
 from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
@@ -70,10 +75,16 @@ PAIR_PROMPTS = 8192  # not lmlab pairs' 10,240: safety's replies sample to 48 to
 INSIDE_TEXT = "In the beginning, God created the heavens and the earth."  # what the attention grid and the lens read
 
 
-def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True, seed: int | None = None
-                 ) -> Path:  # fmt: skip
+def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True, seed: int | None = None,
+                 scale: str = "cpu", processes: int | None = None, data: str | None = None) -> Path:  # fmt: skip
     """The whole story into `out` (module docstring); seed: every stage's training seed and the pairs' sampling seed
-    (default: each stage's own, 1337). The evaluations' prompts and sampling seeds are fixed, whatever the seed."""
+    (default: each stage's own, 1337). The evaluations' prompts and sampling seeds are fixed, whatever the seed.
+    scale "gpu": each stage's gpu preset, its training on `processes` processes (default: every CUDA device). data:
+    the pre-training text (default: the built-in corpus)."""
+    if scale not in ("cpu", "gpu"):
+        raise LmlabError(f"--scale {scale!r}: expected cpu or gpu")
+    if scale == "gpu" and quick:
+        raise LmlabError("--quick is the CPU's few-minute run; --scale gpu has its own sizes (leave one out)")
     root = Path(out or default_out("run"))
     root.mkdir(parents=True, exist_ok=True)
     common = {"device": device, "progress": progress, **({} if seed is None else {"seed": seed})}
@@ -81,8 +92,13 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     timings, peak_rss = {}, {}  # seconds of each training stage; the process's peak RSS (MB) after each
 
     t = time.perf_counter()
-    config = PretrainConfig.build("cpu-small-quick" if quick else "cpu-small", overrides=common)
-    pre = pretrain(config, out=root / "pretrain")
+    gpu = scale == "gpu"
+    pre_preset = "cpu-small-quick" if quick else "gpu" if gpu else "cpu-small"
+    config = PretrainConfig.build(pre_preset, overrides={**common, **({"data": data} if data else {})})
+    scaled = plan(config, processes if gpu else 1, device)
+    if gpu:
+        print(scaled.summary, flush=True)
+    pre = launch("pretrain", pretrain, config, root / "pretrain", scaled, {})
     timings["pretrain"] = time.perf_counter() - t
     peak_rss["pretrain"] = peak_rss_mb()
     lm_metrics = evaluate_run(pre, device=device, progress=progress)
@@ -94,8 +110,9 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     inside, inside_results = inside_the_model(pre, root / "inside", device)
 
     t = time.perf_counter()
-    sft_config = SFTConfig.build("quick" if quick else None, overrides=common)
-    tuned = sft(sft_config, init=pre, out=root / "sft")
+    preset = "quick" if quick else "gpu" if gpu else None
+    sft_config = SFTConfig.build(preset, overrides=common)
+    tuned = launch("sft", sft, sft_config, root / "sft", scaled, {"init": pre})
     timings["sft"] = time.perf_counter() - t
     peak_rss["sft"] = peak_rss_mb()
     plot_loss(tuned, root / "sft_loss.png", f"SFT on the built-in {sft_config.sft.data} data (assistant tokens only)")
@@ -114,7 +131,6 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     dialogue = dialogue_turns(tuned, device)
 
     t = time.perf_counter()
-    preset = "quick" if quick else None
     pair_settings = {
         **common,
         "init": str(tuned),
@@ -122,8 +138,9 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         **({} if quick else {"prompts": PAIR_PROMPTS}),
     }
     pairs = build_pairs(PairsConfig.build(preset, overrides=pair_settings), out=root / "pairs")
-    reward_model = reward(RewardConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "reward")
-    policy = dpo(DPOConfig.build(preset, overrides=common), init=tuned, data=pairs, out=root / "dpo")
+    reward_config, dpo_config = RewardConfig.build(preset, overrides=common), DPOConfig.build(preset, overrides=common)
+    reward_model = launch("reward", reward, reward_config, root / "reward", scaled, {"init": tuned, "data": pairs})
+    policy = launch("dpo", dpo, dpo_config, root / "dpo", scaled, {"init": tuned, "data": pairs})
     timings["preferences"] = time.perf_counter() - t
     peak_rss["preferences"] = peak_rss_mb()
     preference = preference_results(tuned, reward_model, policy, 64 if quick else 256, device)
@@ -136,8 +153,9 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     )  # fmt: skip
 
     t = time.perf_counter()
-    rlhf = ppo(PPOConfig.build(preset, overrides=common), init=tuned, reward=reward_model, out=root / "ppo")
-    grpo_run = grpo(GRPOConfig.build(preset, overrides=common), init=tuned, out=root / "grpo")
+    ppo_config, grpo_config = PPOConfig.build(preset, overrides=common), GRPOConfig.build(preset, overrides=common)
+    rlhf = launch("ppo", ppo, ppo_config, root / "ppo", scaled, {"init": tuned, "reward": reward_model})
+    grpo_run = launch("grpo", grpo, grpo_config, root / "grpo", scaled, {"init": tuned})
     timings["rl"] = time.perf_counter() - t
     peak_rss["rl"] = peak_rss_mb()
     preference["ppo"] = evaluate_preference(rlhf, "sentiment", n=64 if quick else 256, device=device)
@@ -152,7 +170,8 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     report = [
         "# lmlab run",
         "",
-        f"Settings: {'`--quick`' if quick else 'defaults'}{'' if seed is None else f', seed {seed}'}. "
+        f"Settings: {'`--quick`' if quick else '`--scale gpu`' if gpu else 'defaults'}"
+        f"{'' if seed is None else f', seed {seed}'}{f' ({scaled.summary})' if gpu else ''}. "
         f"Pre-training {timings['pretrain'] / 60:.1f} min, "
         f"SFT {timings['sft'] / 60:.1f} min, "
         f"preferences (pairs, reward model, DPO) {timings['preferences'] / 60:.1f} min, "

@@ -72,6 +72,9 @@ class DPOConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "dpo"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=40, eval_interval=20),  # lmlab run --quick
+        "gpu": dict(
+            batch_size=64, lr=1e-4, min_lr=1e-6, compile=True
+        ),  # lmlab run --scale gpu (not yet tuned on a GPU)
         "tiny": dict(max_iters=4, batch_size=4, eval_interval=2, warmup_iters=1, log_interval=1),  # tests
     }
     train: TrainConfig = field(default_factory=dpo_training_defaults)

@@ -90,6 +90,7 @@ class GRPOConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "grpo"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=60, eval_interval=30),  # lmlab run --quick
+        "gpu": dict(batch_size=256, lr=1e-5, min_lr=1e-6),  # lmlab run --scale gpu (not yet tuned on a GPU)
         "tiny": dict(  # tests
             max_iters=4,
             batch_size=8,

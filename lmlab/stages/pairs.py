@@ -55,6 +55,7 @@ class PairsSection:
 class PairsConfig(Config):
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(prompts=512),  # lmlab run --quick
+        "gpu": dict(),  # lmlab run --scale gpu: the defaults (sampling on one device)
         "tiny": dict(prompts=8, samples=4, max_new_tokens=6, chat_max_new_tokens=0),  # tests
     }
     pairs: PairsSection = field(default_factory=PairsSection)

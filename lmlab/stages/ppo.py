@@ -100,6 +100,7 @@ class PPOConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "ppo"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=80, eval_interval=40),  # lmlab run --quick
+        "gpu": dict(batch_size=128, lr=3e-5, min_lr=3e-6),  # lmlab run --scale gpu (not yet tuned on a GPU)
         "tiny": dict(  # tests
             max_iters=4,
             batch_size=4,

@@ -73,6 +73,14 @@ class PretrainConfig(StageConfig):
             batch_size=16, lr=3e-3, min_lr=1e-4, warmup_iters=50, beta2=0.99, max_iters=1_000_000_000,
             max_seconds=65.0, eval_interval=1_000_000_000, eval_iters=20,
         ),
+        # lmlab run --scale gpu: GPT-2 small's size (12 x 768, 1,024-token context; about 98M parameters with this
+        # vocabulary) in cpu-small's modern architecture, bf16 and compiled on a GPU; 1,000 steps of 32 x 1,024 tokens
+        # (33M tokens, about 8 passes over the built-in corpus, so dropout 0.1); an estimated minute on one H100.
+        "gpu": dict(
+            n_layer=12, n_head=12, n_embd=768, block_size=1024, pos_encoding="rope", norm="rmsnorm", mlp="swiglu",
+            bias=False, dropout=0.1, tokenizer="bpe", bpe_vocab_size=16384, max_iters=1000, batch_size=32, lr=6e-4,
+            min_lr=6e-5, warmup_iters=100, beta2=0.95, eval_interval=250, eval_iters=20, compile=True,
+        ),
         "gpt2-124m": dict(  # GPT-2 small, for GPUs
             n_layer=12, n_head=12, n_embd=768, block_size=1024, bpe_vocab_size=50304, tokenizer="bpe",
             max_iters=600000, batch_size=12, grad_accum=40, lr=6e-4, min_lr=6e-5, warmup_iters=2000,

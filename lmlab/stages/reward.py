@@ -56,6 +56,9 @@ class RewardConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "reward"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=60, eval_interval=30),  # lmlab run --quick
+        "gpu": dict(
+            batch_size=64, lr=3e-4, min_lr=3e-6, compile=True
+        ),  # lmlab run --scale gpu (not yet tuned on a GPU)
         "tiny": dict(max_iters=4, batch_size=4, eval_interval=2, warmup_iters=1, log_interval=1),  # tests
     }
     train: TrainConfig = field(default_factory=reward_training_defaults)

@@ -81,6 +81,8 @@ class SFTConfig(FineTuneConfig):
     STAGE: ClassVar[str] = "sft"
     PRESETS: ClassVar[dict[str, dict]] = {
         "quick": dict(max_iters=150, eval_interval=75, warmup_iters=15),  # lmlab run --quick
+        # lmlab run --scale gpu: 4x the rows a step, a rate for a ~100M model (not yet tuned on a GPU)
+        "gpu": dict(batch_size=128, grad_accum=3, lr=3e-4, min_lr=3e-5, compile=True),
         "tiny": dict(max_iters=6, batch_size=4, eval_interval=3, warmup_iters=2, log_interval=1),  # tests, smoke runs
     }
     train: TrainConfig = field(default_factory=sft_training_defaults)
