@@ -73,3 +73,25 @@ def test_a_failed_launch_names_the_stage_and_its_config(tmp_path):
     config = PretrainConfig.build("tiny", overrides=dict(data=str(tmp_path / "missing.txt"), progress=False))
     with pytest.raises(LmlabError, match=r"pretrain on 2 processes failed .*configs/pretrain.yaml"):
         launch("pretrain", pretrain, config, tmp_path / "pretrain", Plan(2, "ddp", ""), {})
+
+
+def test_lmlab_run_at_gpu_scale_on_two_cpu_processes_with_tiny_presets(tmp_path, monkeypatch, text_file):
+    """The whole `lmlab run --scale gpu` path (every training stage launched under torchrun with its written config,
+    the rest in this process) with each stage's gpu preset shrunk to the tests' tiny one: about 2 minutes on 2 CPU
+    cores, the CPU smoke test of the GPU path."""
+    from lmlab.experiments.pipeline import run_pipeline
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    tiny = {**PretrainConfig.PRESETS["tiny"], "block_size": 256, "max_iters": 30, "compile": False, "dropout": 0.0}
+    monkeypatch.setitem(PretrainConfig.PRESETS, "gpu", tiny)
+    for stage in (SFTConfig, RewardConfig, DPOConfig, PPOConfig, GRPOConfig, PairsConfig):
+        monkeypatch.setitem(stage.PRESETS, "gpu", stage.PRESETS["tiny"])
+    root = run_pipeline(tmp_path / "run", device="cpu", progress=False, scale="gpu", processes=2,
+                        data=str(text_file))  # fmt: skip
+    for stage in ("pretrain", "sft", "reward", "dpo", "ppo", "grpo"):
+        record = yaml.safe_load((root / stage / "config.yaml").read_text())
+        assert record["world_size"] == 2, stage
+        assert (root / "configs" / f"{stage}.yaml").is_file()
+    results = json.loads((root / "results.json").read_text())
+    assert results["scale"]["processes"] == 2
+    assert "2 processes" in (root / "report.md").read_text()

@@ -231,6 +231,13 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         "dialogue": dialogue,
         "timings_s": timings,
         "peak_rss_mb": {**peak_rss, "end": peak_rss_mb()},
+        "scale": {
+            "scale": scale,
+            "processes": scaled.processes,
+            "parallel": scaled.parallel,
+            "plan": scaled.summary,
+            **cuda_peak(),
+        },  # fmt: skip
         "samples": samples,
         "conversations": conversations,
         "preferences": preference,
@@ -238,6 +245,15 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
+
+
+def cuda_peak() -> dict:
+    """This process's peak CUDA memory (GB), where a GPU ran it: the single-GPU figure of `--scale gpu`."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    return {"cuda_peak_gb": torch.cuda.max_memory_allocated() / 2**30, "gpu": torch.cuda.get_device_name()}
 
 
 def peak_rss_mb() -> float:
