@@ -28,13 +28,12 @@ from lmlab.data.refusals import ROAST_PROMPT, is_refusal
 from lmlab.data.smalltalk import OPENERS_TEST, is_off_task, swears
 from lmlab.data.tasks import mixture
 from lmlab.device import pick_device
-from lmlab.errors import LmlabError
 from lmlab.eval.perplexity import evaluate_run
 from lmlab.eval.preference import evaluate_preference
 from lmlab.eval.replies import UNITS, format_figure, measure_run
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, task_accuracy
 from lmlab.experiments.report import markdown_cell, metrics_table, plot_loss, plot_metrics
-from lmlab.experiments.scale import launch, plan
+from lmlab.experiments.scale import check_scale, cuda_peak, launch, plan
 from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
 from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
@@ -81,10 +80,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     (default: each stage's own, 1337). The evaluations' prompts and sampling seeds are fixed, whatever the seed.
     scale "gpu": each stage's gpu preset, its training on `processes` processes (default: every CUDA device). data:
     the pre-training text (default: the built-in corpus)."""
-    if scale not in ("cpu", "gpu"):
-        raise LmlabError(f"--scale {scale!r}: expected cpu or gpu")
-    if scale == "gpu" and quick:
-        raise LmlabError("--quick is the CPU's few-minute run; --scale gpu has its own sizes (leave one out)")
+    check_scale(scale, quick)
     root = Path(out or default_out("run"))
     root.mkdir(parents=True, exist_ok=True)
     common = {"device": device, "progress": progress, **({} if seed is None else {"seed": seed})}
@@ -245,15 +241,6 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
-
-
-def cuda_peak() -> dict:
-    """This process's peak CUDA memory (GB), where a GPU ran it: the single-GPU figure of `--scale gpu`."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return {}
-    return {"cuda_peak_gb": torch.cuda.max_memory_allocated() / 2**30, "gpu": torch.cuda.get_device_name()}
 
 
 def peak_rss_mb() -> float:

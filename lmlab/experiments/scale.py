@@ -35,6 +35,22 @@ class Plan:
     summary: str
 
 
+def check_scale(scale: str, quick: bool):
+    if scale not in ("cpu", "gpu"):
+        raise LmlabError(f"--scale {scale!r}: expected cpu or gpu")
+    if scale == "gpu" and quick:
+        raise LmlabError("--quick is the CPU's few-minute run; --scale gpu has its own sizes (leave one out)")
+
+
+def cuda_peak() -> dict:
+    """This process's peak CUDA memory (GB), where a GPU ran it: the single-GPU figure of `--scale gpu`."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    return {"cuda_peak_gb": torch.cuda.max_memory_allocated() / 2**30, "gpu": torch.cuda.get_device_name()}
+
+
 def devices() -> int:
     """How many processes the training stages run on: the CUDA devices of this machine, else 1."""
     import torch
