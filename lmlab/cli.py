@@ -120,17 +120,21 @@ def cmd_eval_judge(args):
 
     for run in args.run:
         result = evaluate_preference(
-            run, args.judge, args.against, args.n, seed=args.seed, device=args.device, split=args.split
-        )
-        print(f"{run}: judge {args.judge}, {result['prompts']} {args.split} prompts, temperature 1")
+            run, args.judge, args.against, args.n, seed=args.seed, device=args.device, split=args.split,
+            fixed_length=args.fixed_length,
+        )  # fmt: skip
+        fixed = ", fixed length (no stop token)" if args.fixed_length else ""
+        print(f"{run}: judge {args.judge}, {result['prompts']} {args.split} prompts, temperature 1{fixed}")
         print(f"{'reward':>14}: {result['reward']:.4f} +- {result['reward_sem']:.4f}")
         for key in [k for k in result if k.startswith("reward_") and k != "reward_sem"]:
             print(f"{key:>14}: {result[key]:.4f}")
         if "win_rate" in result:
             print(f"{'win rate':>14}: {result['win_rate']:.1%} against {result['against']} "
                   f"(its reward {result['against_reward']:.4f})")  # fmt: skip
+        print(f"{'length':>14}: mean {result['length_mean']:.1f} tokens, median {result['length_median']:g}, "
+              f"{result['length_at_limit']:.0%} reached the limit")  # fmt: skip
         if "kl" in result:
-            print(f"{'KL to ref':>14}: {result['kl']:.3f} nats per response")
+            print(f"{'KL to ref':>14}: {result['kl']:.3f} nats per response, {result['kl_per_token']:.4f} per token")
 
 
 def cmd_pairs(args):
@@ -369,6 +373,9 @@ COMMANDS = {
         arg("--against", metavar="RUN", help="--judge: the run to compute the win rate against (default: the "
             "reference)"),
         arg("--seed", type=int, default=0, help="--judge: sampling seed"),
+        arg("--fixed-length", action="store_true",
+            help="--judge: every response exactly 24 tokens (the stop token never drawn, for the policy and the run "
+                 "it is compared with), so the KL does not depend on how long each says"),
         arg("--split", default="test", choices=("dev", "test"),
             help="--judge and --tasks: held-out test prompts, or dev prompts for tuning"), DEVICE]),
     "translate": ("translate KJV-style English to modern English with a translate-train run", cmd_translate, None, [

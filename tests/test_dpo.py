@@ -21,7 +21,7 @@ from lmlab.data.preferences import collate_pairs, prepare_pairs
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import load_judge
 from lmlab.eval.preference import evaluate_preference, response_logps
-from lmlab.inference.generate import sample_text
+from lmlab.inference.generate import generate_batch, sample_text
 from lmlab.runs import RunFolder, load_run
 from lmlab.stages.dpo import LOSSES, DPOConfig, DPOSection, compute_logps, dpo, make_loss, reference_logps
 from lmlab.stages.pretrain import PretrainConfig, pretrain
@@ -294,6 +294,60 @@ def test_evaluate_preference_of_a_dpo_run_gives_reward_win_rate_and_kl(dpo_run, 
     assert result["reward"] == pytest.approx(sum(e["reward"] for e in examples) / 6)
     assert (12 * result["win_rate"]).is_integer()  # 6 comparisons, a tie counts a half
     assert math.isfinite(result["kl"])
+
+
+class Stopper(torch.nn.Module):
+    """A run's model that wants to stop: +30 on the stop ids' logits, so it ends nearly every response at once."""
+
+    def __init__(self, model, stop):
+        super().__init__()
+        self.model, self.stop, self.config = model, list(stop), model.config
+
+    def new_cache(self, *args):
+        return self.model.new_cache(*args)
+
+    def forward(self, *args, **kwargs):
+        logits = self.model(*args, **kwargs).clone()
+        logits[..., self.stop] += 30.0
+        return logits
+
+
+def test_fixed_length_sampling_never_draws_a_stop_token(policy):
+    loaded = load_run(policy)
+    stop = (loaded.tokenizer.special_id("<|end|>"), loaded.tokenizer.eos_id)
+    model = Stopper(loaded.model, stop)
+    prompts = [loaded.tokenizer.encode(t) for t in ("verse 1 a", "verse 2 b", "verse 33 c")]
+    free = generate_batch(model, prompts, 10, stop_ids=stop, include_stop=True, seed=0)
+    assert all(len(r) == 1 and r[0] in stop for r in free)  # it stops at once
+    fixed = generate_batch(model, prompts, 10, stop_ids=stop, include_stop=True, seed=0, suppress_ids=stop)
+    assert all(len(r) == 10 and not set(r) & set(stop) for r in fixed), fixed
+
+
+def test_fixed_length_log_probs_are_the_model_renormalised_without_the_stop_tokens(policy):
+    loaded = load_run(policy)
+    stop = (loaded.tokenizer.special_id("<|end|>"), loaded.tokenizer.eos_id)
+    model = Stopper(loaded.model, stop)  # the stop ids carry most of the mass: renormalising matters
+    prompts, responses = [loaded.tokenizer.encode("verse 4 a")], [loaded.tokenizer.encode(" good day")]
+    got = response_logps(model, prompts, responses, torch.device("cpu"), suppress_ids=stop)[0]
+    with torch.no_grad():
+        logps = F.log_softmax(model(torch.tensor([prompts[0] + responses[0]]))[0].double(), -1)
+    p = len(prompts[0])
+    # log pi(y_t) - log(1 - pi(stop at t)): the token's probability among the tokens fixed-length sampling draws
+    expected = sum(float(logps[p - 1 + k, t] - torch.log1p(-logps[p - 1 + k, list(stop)].exp().sum()))
+                   for k, t in enumerate(responses[0]))  # fmt: skip
+    assert got == pytest.approx(expected, abs=1e-4)
+    assert got > response_logps(model, prompts, responses, torch.device("cpu"))[0] + 20  # not the plain log-prob
+
+
+def test_a_policy_equal_to_its_reference_has_no_kl_at_fixed_length_and_every_response_at_the_limit(root, policy, pairs):
+    still = dpo(DPOConfig.build("tiny"), init=policy, data=pairs, out=root / "dpo-lr0",
+                overrides=dict(lr=0.0, min_lr=0.0, **FP32))  # fmt: skip
+    fixed = evaluate_preference(still, "sentiment", n=8, max_new_tokens=6, device="cpu", fixed_length=True)
+    assert abs(fixed["kl"]) < 1e-4 and abs(fixed["kl_per_token"]) < 1e-5
+    assert fixed["length_mean"] == fixed["length_median"] == 6 and fixed["length_at_limit"] == 1.0
+    free = evaluate_preference(still, "sentiment", n=8, max_new_tokens=6, device="cpu")
+    assert abs(free["kl"]) < 1e-4 and free["fixed_length"] is False
+    assert free["kl_per_token"] == pytest.approx(free["kl"] * 8 / (8 * free["length_mean"]), abs=1e-9)
 
 
 def test_dpo_without_init_or_data_is_a_user_error(pairs):

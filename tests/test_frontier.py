@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from lmlab import cli
 from lmlab.eval.preference import evaluate_preference
 from lmlab.experiments.frontier import FrontierConfig
@@ -23,7 +25,12 @@ def test_frontier_writes_a_png_a_table_and_a_point_per_setting(sentiment_policy,
         assert (p["reward"], p["kl"], p["win_rate"]) == (again["reward"], again["kl"], again["win_rate"]), p
     best_of = [p["kl"] for p in result["points"] if p["method"] == "best-of-N"]
     assert best_of == [0.6931471805599453 - 0.5, 1.3862943611198906 - 0.75]  # log N - (N - 1) / N
+    for p in result["points"]:  # length beside the KL: the KL per token is the summed KL over the summed length
+        assert 0 < p["length_mean"] <= 24 and 0 <= p["length_at_limit"] <= 1
+        assert p["kl_per_token"] * p["length_mean"] == pytest.approx(p["kl"], rel=1e-9, abs=1e-12), p
+    assert set(result["sft"]) >= {"length_mean", "length_median", "length_at_limit"}
     assert (out / "frontier.png").stat().st_size > 10_000
     table = (out / "frontier.md").read_text()
+    assert "KL per token" in table and "length (tokens)" in table
     assert "| DPO, beta=0.1 |" in table and "| best-of-N, N=4 |" in table and "![frontier](frontier.png)" in table
     assert "frontier.md" in capsys.readouterr().out

@@ -9,7 +9,14 @@ at temperature 1, from their own distributions. Then:
 - KL: the Monte Carlo estimate of KL(pi || pi_ref) = E_{x, y ~ pi}[log pi(y|x) - log pi_ref(y|x)],
   summed over the response tokens (the stop token included: stopping is a choice too) and averaged
   over prompts (nats per response), the x-axis of the DPO paper's reward/KL frontier; log-probs in
-  fp32, so a policy equal to its reference gives 0 to rounding.
+  fp32, so a policy equal to its reference gives 0 to rounding;
+- length: the policy's response lengths in tokens (the stop token counted, as in the KL): mean, median and the share
+  that reached max_new_tokens without stopping; and the KL per token, the summed KL over the summed length. A policy
+  that says less spends less KL per response, so the KL per response alone cannot tell a better optimiser from a
+  terser one.
+With fixed_length, every response is exactly max_new_tokens long: the stop ids are never drawn (their logits -inf) for
+the policy and for the run it is compared with, and the KL is that of the two fixed-length distributions (each model's
+log-probs renormalised over the tokens other than the stop ids), so length plays no part in it.
 Only prompts that leave room for max_new_tokens in the context of every model used are asked.
 """
 
@@ -39,8 +46,11 @@ def reference_of(run: str | Path) -> str | None:
 
 
 @torch.no_grad()
-def response_logps(model, prompt_ids, response_ids, device, batch_size: int = 64) -> np.ndarray:
-    """log p(response | prompt) under the model, summed over the response tokens, for each row."""
+def response_logps(
+    model, prompt_ids, response_ids, device, batch_size: int = 64, suppress_ids: tuple[int, ...] = ()
+) -> np.ndarray:
+    """log p(response | prompt) under the model, summed over the response tokens, for each row; with suppress_ids,
+    under the model's distribution renormalised over the other tokens (what fixed-length sampling draws from)."""
     out = np.zeros(len(prompt_ids))
     for start in range(0, len(prompt_ids), batch_size):
         rows = range(start, min(start + batch_size, len(prompt_ids)))
@@ -51,9 +61,24 @@ def response_logps(model, prompt_ids, response_ids, device, batch_size: int = 64
             p, r = prompt_ids[i], response_ids[i]
             tokens[b, : len(p) + len(r)] = torch.tensor(list(p) + list(r))
             targets[b, len(p) - 1 : len(p) + len(r) - 1] = torch.tensor(r, dtype=torch.long)
-        logps, _ = sequence_logps(model(tokens[:, :-1].to(device)), targets.to(device))  # fp32: see the docstring
+        logits = model(tokens[:, :-1].to(device))
+        if suppress_ids:
+            logits = logits.float().index_fill(-1, torch.tensor(suppress_ids, device=logits.device), float("-inf"))
+        logps, _ = sequence_logps(logits, targets.to(device))  # fp32: see the docstring
         out[start : start + len(rows)] = logps.double().cpu().numpy()
     return out
+
+
+def length_figures(responses: list[list[int]], stop_ids: tuple[int, ...], max_new_tokens: int) -> dict:
+    """Response lengths in tokens (a stop token counted): mean, median, and the share that reached max_new_tokens
+    without a stop token."""
+    lengths = [len(r) for r in responses]
+    at_limit = [len(r) >= max_new_tokens and not (r and r[-1] in stop_ids) for r in responses]
+    return {
+        "length_mean": statistics.fmean(lengths),
+        "length_median": statistics.median(lengths),
+        "length_at_limit": statistics.fmean(at_limit),
+    }
 
 
 def evaluate_preference(
@@ -65,9 +90,11 @@ def evaluate_preference(
     seed: int = 0,
     device: str = "auto",
     split: str = "test",
+    fixed_length: bool = False,
 ) -> dict:
     """The module docstring's figures for `run` on n prompts of `split` (test: held out; dev: for tuning): reward,
-    win rate and KL (when it has a reference or `against` is given); for the tasks judge also the reward per task."""
+    win rate and KL (when it has a reference or `against` is given), the response lengths and the KL per token; for
+    the tasks judge also the reward per task. fixed_length: every response max_new_tokens long (module docstring)."""
     device = pick_device(device)
     the_judge = load_judge(judge, device)
     reference = reference_of(run)
@@ -83,8 +110,10 @@ def evaluate_preference(
     if not prompts:
         raise LmlabError(f"{run}: no held-out prompt leaves room for {max_new_tokens} new tokens in every context")
     asked = [p.as_pair_prompt() for p in prompts]
+    stop = (policy.tokenizer.special_id("<|end|>"), policy.tokenizer.eos_id)
+    suppress = stop if fixed_length else ()
     prompt_ids, responses, texts = sample_responses(
-        policy.model, policy.tokenizer, asked, max_new_tokens, seed=seed, include_stop=True
+        policy.model, policy.tokenizer, asked, max_new_tokens, seed=seed, include_stop=True, fixed_length=fixed_length
     )
     rewards = the_judge.score(prompts, texts)
     result = {
@@ -92,13 +121,17 @@ def evaluate_preference(
         "prompts_too_long": n_asked - len(prompts),
         "reward": statistics.fmean(rewards),
         "reward_sem": statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else 0.0,
+        "fixed_length": fixed_length,
+        **length_figures(responses, stop, max_new_tokens),
     }
     if the_judge.task == "tasks":
         for name in dict.fromkeys(p.task for p in prompts):
             result[f"reward_{name}"] = statistics.fmean(r for r, p in zip(rewards, prompts) if p.task == name)
     if against:
         other = others[against]
-        other_texts = sample_responses(other.model, other.tokenizer, asked, max_new_tokens, seed=seed + 1)[2]
+        other_texts = sample_responses(
+            other.model, other.tokenizer, asked, max_new_tokens, seed=seed + 1, fixed_length=fixed_length
+        )[2]
         other_rewards = the_judge.score(prompts, other_texts)
         result["against"] = str(against)
         result["against_reward"] = statistics.fmean(other_rewards)
@@ -106,10 +139,11 @@ def evaluate_preference(
             float(a > b) + 0.5 * float(a == b) for a, b in zip(rewards, other_rewards)
         )
     if reference:
-        kl = response_logps(policy.model, prompt_ids, responses, device) - response_logps(
-            others[reference].model, prompt_ids, responses, device
+        kl = response_logps(policy.model, prompt_ids, responses, device, suppress_ids=suppress) - response_logps(
+            others[reference].model, prompt_ids, responses, device, suppress_ids=suppress
         )
         result["kl"] = float(kl.mean())
+        result["kl_per_token"] = float(kl.sum() / max(sum(len(r) for r in responses), 1))
     result["examples"] = [
         {"prompt": p.text, "response": t, "reward": r} for p, t, r in list(zip(prompts, texts, rewards))[:8]
     ]

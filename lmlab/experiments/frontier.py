@@ -9,6 +9,11 @@ SFT model (nats per response).
 - DPO at several betas;
 - best-of-N: N samples of the SFT model per prompt, the one the reward model scores highest; its KL to the SFT
   model is at most log N - (N - 1) / N (Stiennon et al. 2020; Beirami et al. 2024), which is what is plotted.
+Every point also reports its responses' lengths (mean, median, the share that reached the 24-token limit) and the KL
+per token: a policy that says less spends less KL per response, so the frontier's second panel draws the reward
+against the KL per token. `--fixed-length` evaluates the same trained policies at a fixed length instead (every
+response 24 tokens, the stop token never drawn, for the policies, the SFT model and best-of-N alike): the training is
+left as it is, since masking the stop token in PPO's rollouts would change what PPO learns.
 Writes OUT/frontier.png, OUT/frontier.md (the table) and OUT/frontier.json; the runs stay in OUT for inspection.
 """
 
@@ -25,7 +30,7 @@ from lmlab.config import Config, opt
 from lmlab.data.preference_tasks import fitting, task_prompts
 from lmlab.device import pick_device
 from lmlab.eval.judges import RewardModelJudge, SentimentJudge
-from lmlab.eval.preference import evaluate_preference
+from lmlab.eval.preference import evaluate_preference, length_figures
 from lmlab.experiments.report import metrics_table
 from lmlab.inference.generate import sample_responses
 from lmlab.runs import load_run
@@ -47,6 +52,7 @@ class FrontierSettings:
     n: int = opt(256, "held-out test prompts each point is measured on")
     stage_preset: str = opt("", "preset of the pairs, reward, DPO and PPO runs (quick: minutes)")
     seed: int = opt(0, "evaluation sampling seed")
+    fixed_length: bool = opt(False, "measure every point at a fixed length: 24 tokens, the stop token never drawn")
 
     def numbers(self, name: str) -> list[float]:
         return [float(x) for x in getattr(self, name).split(",") if x.strip()]
@@ -61,13 +67,17 @@ class FrontierConfig(Config):
 
 
 @torch.no_grad()
-def best_of_n(sft: str, reward_model: str, ns: list[int], n_prompts: int, seed: int, device) -> list[dict]:
-    """For each N, the true reward of the response (of N samples per prompt) that the reward model scores highest."""
+def best_of_n(sft: str, reward_model: str, ns: list[int], n_prompts: int, seed: int, device,
+              fixed_length: bool = False) -> list[dict]:  # fmt: skip
+    """For each N, the true reward of the response (of N samples per prompt) that the reward model scores highest;
+    its length figures, and the analytic KL bound per token of those responses."""
     policy = load_run(sft, device)
     prompts = fitting(task_prompts("sentiment", "test", n_prompts), policy.tokenizer, policy.model, 24)[0]
     asked = [p.as_pair_prompt() for p in prompts]
     most = max(ns)
-    texts = sample_responses(policy.model, policy.tokenizer, asked, 24, seed=seed, samples=most)[2]
+    _, responses, texts = sample_responses(policy.model, policy.tokenizer, asked, 24, seed=seed, samples=most,
+                                           include_stop=True, fixed_length=fixed_length)  # fmt: skip
+    stop = (policy.tokenizer.special_id("<|end|>"), policy.tokenizer.eos_id)
     per_sample = [p for p in prompts for _ in range(most)]
     learned = torch.tensor(RewardModelJudge(reward_model, device).score(per_sample, texts)).view(-1, most)
     true = torch.tensor(SentimentJudge().score(per_sample, texts)).view(-1, most)
@@ -75,17 +85,25 @@ def best_of_n(sft: str, reward_model: str, ns: list[int], n_prompts: int, seed: 
     for n in ns:
         best = learned[:, :n].argmax(1)  # the first n samples of each prompt: N independent draws
         rewards = true[torch.arange(len(prompts)), best]
+        chosen = [responses[i * most + int(b)] for i, b in enumerate(best)]
+        lengths = length_figures(chosen, stop, 24)
+        kl = math.log(n) - (n - 1) / n
         points.append({
             "method": "best-of-N", "setting": f"N={n}", "reward": float(rewards.mean()),
-            "reward_sem": float(rewards.std() / math.sqrt(len(rewards))), "kl": math.log(n) - (n - 1) / n,
+            "reward_sem": float(rewards.std() / math.sqrt(len(rewards))), "kl": kl,
+            "kl_per_token": kl / max(lengths["length_mean"], 1e-9), **lengths,
         })  # fmt: skip
     return points
 
 
-def point(method: str, setting: str, run: Path, n: int, seed: int) -> dict:
-    result = evaluate_preference(run, "sentiment", n=n, seed=seed)
+LENGTH_KEYS = ("length_mean", "length_median", "length_at_limit")
+
+
+def point(method: str, setting: str, run: Path, n: int, seed: int, fixed_length: bool = False) -> dict:
+    result = evaluate_preference(run, "sentiment", n=n, seed=seed, fixed_length=fixed_length)
     return {"method": method, "setting": setting, "reward": result["reward"], "reward_sem": result["reward_sem"],
-            "kl": result["kl"], "win_rate": result["win_rate"], "run": str(run)}  # fmt: skip
+            "kl": result["kl"], "kl_per_token": result["kl_per_token"], "win_rate": result["win_rate"],
+            **{k: result[k] for k in LENGTH_KEYS}, "run": str(run)}  # fmt: skip
 
 
 def plot_frontier(points: list[dict], sft_reward: float, out: Path) -> Path:
@@ -94,20 +112,22 @@ def plot_frontier(points: list[dict], sft_reward: float, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=120)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120, sharey=True)
     styles = {"PPO (reward model)": "o-", "PPO (true reward)": "s-", "DPO": "^-", "best-of-N": "d--"}
-    for method, style in styles.items():
-        mine = sorted((p for p in points if p["method"] == method), key=lambda p: p["kl"])
-        if mine:
-            ax.errorbar([p["kl"] for p in mine], [p["reward"] for p in mine], yerr=[p["reward_sem"] for p in mine],
-                        fmt=style, label=method, capsize=2, lw=1.2)  # fmt: skip
-            for p in mine:
-                ax.annotate(p["setting"], (p["kl"], p["reward"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    ax.plot([0], [sft_reward], "k*", ms=10, label="SFT")
-    ax.set(xlabel="KL(policy || SFT), nats per response", ylabel="mean true reward (VADER)",
-           title="Controlled sentiment: reward against KL")  # fmt: skip
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    for ax, key, unit in zip(axes, ("kl", "kl_per_token"), ("nats per response", "nats per token")):
+        for method, style in styles.items():
+            mine = sorted((p for p in points if p["method"] == method), key=lambda p: p[key])
+            if mine:
+                ax.errorbar([p[key] for p in mine], [p["reward"] for p in mine], yerr=[p["reward_sem"] for p in mine],
+                            fmt=style, label=method, capsize=2, lw=1.2)  # fmt: skip
+                for p in mine:
+                    ax.annotate(f"{p['setting']}, {p['length_mean']:.0f} tok", (p[key], p["reward"]), fontsize=6,
+                                xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        ax.plot([0], [sft_reward], "k*", ms=10, label="SFT")
+        ax.set(xlabel=f"KL(policy || SFT), {unit}", title=f"reward against KL per {unit.split()[-1]}")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean true reward (VADER)")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
@@ -124,14 +144,14 @@ def run_frontier(config: FrontierConfig, out=None, device: str = "auto", progres
     pairs = f.pairs or build_pairs(PairsConfig.build(preset, overrides={**common, "init": f.init}), out=root / "pairs")
     rm = f.reward_model or reward(RewardConfig.build(preset, overrides=common), init=f.init, data=pairs,
                                   out=root / "reward")  # fmt: skip
-    sft = evaluate_preference(f.init, "sentiment", n=f.n, seed=f.seed)
+    sft = evaluate_preference(f.init, "sentiment", n=f.n, seed=f.seed, fixed_length=f.fixed_length)
     points, timings = [], {}
     for beta in f.numbers("dpo_betas"):
         t = time.perf_counter()
         run = dpo(DPOConfig.build(preset, overrides={**common, "beta": beta}), init=f.init, data=pairs,
                   out=root / f"dpo-beta{beta:g}")  # fmt: skip
         timings[f"dpo beta={beta:g}"] = time.perf_counter() - t
-        points.append(point("DPO", f"beta={beta:g}", run, f.n, f.seed))
+        points.append(point("DPO", f"beta={beta:g}", run, f.n, f.seed, f.fixed_length))
     for label, judge in (("PPO (reward model)", str(rm)), ("PPO (true reward)", "sentiment")):
         for coef in f.numbers("ppo_kl_coefs"):
             t = time.perf_counter()
@@ -139,21 +159,30 @@ def run_frontier(config: FrontierConfig, out=None, device: str = "auto", progres
             run = ppo(PPOConfig.build(preset, overrides={**common, "kl_coef": coef}), init=f.init, reward=judge,
                       out=root / name)  # fmt: skip
             timings[f"{label} beta={coef:g}"] = time.perf_counter() - t
-            points.append(point(label, f"beta={coef:g}", run, f.n, f.seed))
-    points += best_of_n(f.init, str(rm), [int(n) for n in f.numbers("best_of")], f.n, f.seed, pick_device(device))
+            points.append(point(label, f"beta={coef:g}", run, f.n, f.seed, f.fixed_length))
+    ns = [int(n) for n in f.numbers("best_of")]
+    points += best_of_n(f.init, str(rm), ns, f.n, f.seed, pick_device(device), f.fixed_length)
     plot_frontier(points, sft["reward"], root / "frontier.png")
-    rows = {"SFT": {"reward": sft["reward"], "KL (nats)": 0.0, "win rate vs SFT": ""}}
+
+    def lengths(p: dict) -> dict:
+        return {"length (tokens)": p["length_mean"], "at the limit": f"{p['length_at_limit']:.0%}"}
+
+    rows = {"SFT": {"reward": sft["reward"], "KL (nats)": 0.0, "KL per token": 0.0, **lengths(sft),
+                    "win rate vs SFT": ""}}  # fmt: skip
     for p in points:
         rows[f"{p['method']}, {p['setting']}"] = {
-            "reward": p["reward"], "KL (nats)": p["kl"], "win rate vs SFT": f"{p['win_rate']:.1%}" if "win_rate" in p
-            else ""}  # fmt: skip
-    table = metrics_table(rows, ["reward", "KL (nats)", "win rate vs SFT"])
+            "reward": p["reward"], "KL (nats)": p["kl"], "KL per token": p["kl_per_token"], **lengths(p),
+            "win rate vs SFT": f"{p['win_rate']:.1%}" if "win_rate" in p else ""}  # fmt: skip
+    columns = ["reward", "KL (nats)", "KL per token", "length (tokens)", "at the limit", "win rate vs SFT"]
+    table = metrics_table(rows, columns)
     minutes = (time.perf_counter() - t0) / 60
     (root / "frontier.md").write_text(
-        f"# Reward against KL on controlled sentiment\n\nFrom {f.init}; {f.n} held-out prompts per point; "
+        f"# Reward against KL on controlled sentiment\n\nFrom {f.init}; {f.n} held-out prompts per point"
+        f"{'; every response 24 tokens (fixed length)' if f.fixed_length else ''}; "
         f"{minutes:.1f} min in all.\n\n![frontier](frontier.png)\n\n{table}\n"
     )
-    result = {"sft": {"reward": sft["reward"], "reward_sem": sft["reward_sem"]}, "points": points,
+    result = {"sft": {"reward": sft["reward"], "reward_sem": sft["reward_sem"], **{k: sft[k] for k in LENGTH_KEYS}},
+              "fixed_length": f.fixed_length, "points": points,
               "timings_s": timings, "minutes": minutes, "pairs": str(pairs), "reward_model": str(rm)}  # fmt: skip
     (root / "frontier.json").write_text(json.dumps(result, indent=1))
     return root

@@ -129,9 +129,11 @@ def generate_batch(
     batch_size: int = 64,
     progress: bool = False,
     include_stop: bool = False,
+    suppress_ids: tuple[int, ...] = (),
 ) -> list[list[int]]:
     """One sampled continuation per prompt (its new ids up to the first stop id, which is kept only with
-    include_stop), many at once.
+    include_stop), many at once. suppress_ids are never drawn: their logits are set to -inf, so the draw comes from
+    the model's distribution renormalised over the other tokens (fixed-length sampling suppresses the stop ids).
 
     Prompts of equal token length are decoded together, up to batch_size rows, each batch with
     one KV cache: a prefill of the prompts, then one position per step for every row. Equal
@@ -165,6 +167,8 @@ def generate_batch(
                     logits = model(idx if new.size(1) == 0 else new[:, -1:], cache=cache, last_only=True)[:, -1]
                 else:
                     logits = model(torch.cat([idx, new], 1)[:, -block:], last_only=True)[:, -1]
+                if suppress_ids:
+                    logits = logits.float().index_fill(-1, torch.tensor(suppress_ids, device=device), float("-inf"))
                 token = next_token(logits, temperature, top_k, top_p, generator)  # (B, 1)
                 new = torch.cat([new, token], 1)
                 done |= torch.isin(token[:, 0], stops)
@@ -231,9 +235,11 @@ def sample_responses(
     samples: int = 1,
     include_stop: bool = False,
     progress: bool = False,
+    fixed_length: bool = False,
 ) -> tuple[list[list[int]], list[list[int]], list[str]]:
     """`samples` responses to each prompt (plain text, or messages in the chat template up to <|assistant|>),
-    with generate_batch under the device's autocast, each stopped at <|end|> or <|eos|>.
+    with generate_batch under the device's autocast, each stopped at <|end|> or <|eos|>; with fixed_length, the stop
+    ids are never drawn and every response is max_new_tokens long (as the DPO paper's IMDb samples are).
 
     Returns (prompt ids, response ids, response texts), one row per sample, the samples of a prompt together.
     """
@@ -246,7 +252,7 @@ def sample_responses(
     with autocast(device, resolve_dtype("auto", device)):
         responses = generate_batch(
             model, prompt_ids, max_new_tokens, temperature, seed=seed, stop_ids=stop, progress=progress,
-            include_stop=include_stop,
+            include_stop=include_stop, suppress_ids=stop if fixed_length else (),
         )  # fmt: skip
     return prompt_ids, responses, [tokenizer.decode(r, skip_special_tokens=True) for r in responses]
 
