@@ -42,6 +42,7 @@ from safetensors.torch import save_model
 
 from lmlab import sharding
 from lmlab.config import load_yaml, section_from_dict
+from lmlab.device import barrier
 from lmlab.errors import LmlabError
 from lmlab.models import lora
 from lmlab.tokenizer import Tokenizer
@@ -154,14 +155,14 @@ class RunFolder:
             tmp.mkdir(parents=True)
         published = (lora.ADAPTER_FILE, lora.ADAPTER_CONFIG) if lora.has_adapters(model) else ("model.safetensors",)
         if dist_info is not None:
-            _barrier(dist_info)  # the folder exists for every process
+            barrier(dist_info)  # the folder exists for every process
             sharding.save(tmp, model, optimizer, main)
         elif lora.has_adapters(model):  # only what trained: the base is another run's
             lora.save_adapter(model, tmp, {**model.adapter_config, "base_model_name_or_path": self.base_path()})
         else:
             save_model(model, str(tmp / "model.safetensors"))
         if not main:
-            _barrier(dist_info)  # rank 0 publishes
+            barrier(dist_info)  # rank 0 publishes
             return
         if dist_info is None:
             torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
@@ -177,7 +178,7 @@ class RunFolder:
         for old in self.checkpoints()[: -max(keep, 1)]:
             shutil.rmtree(old, ignore_errors=True)
         if dist_info is not None:
-            _barrier(dist_info)
+            barrier(dist_info)
 
     def clean_temporary(self):
         """Remove what killed saves left: temporary files and folders (.NAME.tmpPID) in RUN and RUN/ckpt.
@@ -351,11 +352,6 @@ def _shared_pid(dist_info) -> int:
     t = torch.tensor([pid], dtype=torch.int64, device=f"cuda:{torch.cuda.current_device()}" if cuda else "cpu")
     torch.distributed.broadcast(t, src=0)
     return int(t.item())
-
-
-def _barrier(dist_info):
-    if dist_info.world_size > 1:
-        torch.distributed.barrier()
 
 
 def file_digest(path: Path) -> str:

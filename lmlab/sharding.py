@@ -112,13 +112,14 @@ def load(folder: Path, model: torch.nn.Module, optimizer):
     from torch.distributed.checkpoint import HuggingFaceStorageReader
 
     names = check_shards(folder)
-    weights = {k: v for k, v in get_model_state_dict(model).items() if k in names}
+    state = get_model_state_dict(model)
+    weights = {k: v for k, v in state.items() if k in names}
     # a tied table is saved under one of its names (either one: safetensors' save_model picks for an unsharded run)
-    missing = [k for k in _first_names(model) if not (_names_of(model, k) & names)]
+    missing = [group[0] for group in _name_groups(model) if not set(group) & names]
     if missing or len(weights) != len(names):
         raise LmlabError(
             f"{folder / 'model.safetensors'}: does not fit this model (missing {missing[:3]}, "
-            f"unexpected {sorted(names - set(get_model_state_dict(model)))[:3]})"
+            f"unexpected {sorted(names - set(state))[:3]})"
         )
     try:
         dcp.load(weights, storage_reader=HuggingFaceStorageReader(str(folder)))
@@ -169,26 +170,20 @@ def check_shards(folder: Path) -> set[str]:
         raise LmlabError(f"{weights}: not a readable safetensors file ({_first_line(e)})") from None
 
 
-def _first_names(model: torch.nn.Module) -> list[str]:
-    """One name per parameter and buffer in the state dict (a tied table once)."""
-    return [k for k in model.state_dict() if k not in _tied_aliases(model)]
-
-
-def _names_of(model: torch.nn.Module, name: str) -> set[str]:
-    """Every state-dict name of the tensor `name` (both names of a tied table)."""
-    target = model.get_parameter(name) if name in dict(model.named_parameters()) else None
-    if target is None:
-        return {name}
-    return {k for k, p in model.named_parameters(remove_duplicate=False) if p is target}
+def _name_groups(model: torch.nn.Module) -> list[list[str]]:
+    """The state dict's names grouped by the tensor they name, each group sorted: a tied table's names together, every
+    other parameter and buffer alone."""
+    groups: dict[int, list[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(p), []).append(name)
+    named = {name for names in groups.values() for name in names}
+    return [sorted(names) for names in groups.values()] + [[k] for k in model.state_dict() if k not in named]
 
 
 def _tied_aliases(model: torch.nn.Module) -> set[str]:
     """The names of parameters shared between modules (a tied head) but the first in sorted order: a tied table is
     saved once under that name, as safetensors' save_model saves it for an unsharded run."""
-    groups: dict[int, list[str]] = {}
-    for name, p in model.named_parameters(remove_duplicate=False):
-        groups.setdefault(id(p), []).append(name)
-    return {name for names in groups.values() for name in sorted(names)[1:]}
+    return {name for group in _name_groups(model) for name in group[1:]}
 
 
 def _first_line(e: Exception) -> str:

@@ -31,7 +31,7 @@ from lmlab.data.preference_tasks import fitting, task_prompts
 from lmlab.device import pick_device
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import load_judge
-from lmlab.inference.generate import sample_responses
+from lmlab.inference.generate import sample_responses, stop_ids
 from lmlab.losses import IGNORE
 from lmlab.losses.preference import sequence_logps
 from lmlab.runs import RunFolder, load_run
@@ -110,7 +110,7 @@ def evaluate_preference(
     if not prompts:
         raise LmlabError(f"{run}: no held-out prompt leaves room for {max_new_tokens} new tokens in every context")
     asked = [p.as_pair_prompt() for p in prompts]
-    stop = (policy.tokenizer.special_id("<|end|>"), policy.tokenizer.eos_id)
+    stop = stop_ids(policy.tokenizer)
     suppress = stop if fixed_length else ()
     prompt_ids, responses, texts = sample_responses(
         policy.model, policy.tokenizer, asked, max_new_tokens, seed=seed, include_stop=True, fixed_length=fixed_length

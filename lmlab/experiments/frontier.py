@@ -32,7 +32,7 @@ from lmlab.device import pick_device
 from lmlab.eval.judges import RewardModelJudge, SentimentJudge
 from lmlab.eval.preference import evaluate_preference, length_figures
 from lmlab.experiments.report import metrics_table
-from lmlab.inference.generate import sample_responses
+from lmlab.inference.generate import sample_responses, stop_ids
 from lmlab.runs import load_run
 from lmlab.stages.dpo import DPOConfig, dpo
 from lmlab.stages.pairs import PairsConfig, build_pairs
@@ -77,7 +77,7 @@ def best_of_n(sft: str, reward_model: str, ns: list[int], n_prompts: int, seed: 
     most = max(ns)
     _, responses, texts = sample_responses(policy.model, policy.tokenizer, asked, 24, seed=seed, samples=most,
                                            include_stop=True, fixed_length=fixed_length)  # fmt: skip
-    stop = (policy.tokenizer.special_id("<|end|>"), policy.tokenizer.eos_id)
+    stop = stop_ids(policy.tokenizer)
     per_sample = [p for p in prompts for _ in range(most)]
     learned = torch.tensor(RewardModelJudge(reward_model, device).score(per_sample, texts)).view(-1, most)
     true = torch.tensor(SentimentJudge().score(per_sample, texts)).view(-1, most)

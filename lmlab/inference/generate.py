@@ -225,6 +225,11 @@ def sample_rows(
     return new
 
 
+def stop_ids(tokenizer) -> tuple[int, int]:
+    """The ids a response ends at: the chat template's <|end|> and <|eos|>."""
+    return tokenizer.special_id("<|end|>"), tokenizer.eos_id
+
+
 def sample_responses(
     model,
     tokenizer,
@@ -248,7 +253,7 @@ def sample_responses(
 
     device = next(model.parameters()).device
     prompt_ids = [ids for p in prompts for ids in [encode_prompt(tokenizer, p)] * samples]
-    stop = (tokenizer.special_id("<|end|>"), tokenizer.eos_id)
+    stop = stop_ids(tokenizer)
     with autocast(device, resolve_dtype("auto", device)):
         responses = generate_batch(
             model, prompt_ids, max_new_tokens, temperature, seed=seed, stop_ids=stop, progress=progress,

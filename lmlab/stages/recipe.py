@@ -121,7 +121,7 @@ def train_stage(
         if resume:
             saved = {name: record[name] for name in type(config).section_types() if name in record}
             config = type(config).build(base=saved, overrides=overrides)
-            keep_global_batch(config.train, record, dist_info.world_size, overrides or {}, run)
+            keep_global_batch(config.train, record, dist_info, overrides or {}, run)
         check_parallel(config, dist_info)
         recipe = build(config, Context(run, device, dist_info, bool(resume), record))
         model, t = recipe.model, config.train
@@ -182,8 +182,9 @@ def train_stage(
     return run.path
 
 
-def keep_global_batch(t, record: dict, world: int, overrides: dict, run: RunFolder):
+def keep_global_batch(t, record: dict, dist_info: Distributed, overrides: dict, run: RunFolder):
     """A run resumed on another number of processes keeps its global batch: the accumulation adjusts."""
+    world = dist_info.world_size
     saved_world = int(record.get("world_size", world))
     if saved_world == world:
         return
@@ -195,13 +196,9 @@ def keep_global_batch(t, record: dict, world: int, overrides: dict, run: RunFold
                 f"cannot share its {micro} micro-batches a step evenly (give --grad-accum to change the global batch)"
             )
         t.grad_accum = micro // world
-    if run_is_main():
+    if dist_info.is_main:
         train = {**record.get("train", {}), "grad_accum": t.grad_accum}
         run.update_record({"train": train, "world_size": world})
-
-
-def run_is_main() -> bool:
-    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
 
 
 def check_parallel(config: StageConfig, dist_info: Distributed):

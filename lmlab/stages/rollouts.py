@@ -32,7 +32,7 @@ from lmlab.data.preferences import encode_prompt
 from lmlab.device import autocast, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import JUDGE_CHOICES, RewardModelJudge, is_judge_spec, load_judge
-from lmlab.inference.generate import sample_rows
+from lmlab.inference.generate import sample_rows, stop_ids
 from lmlab.losses import upcast
 from lmlab.losses.rl import KL_ESTIMATORS, masked_whiten
 from lmlab.models.config import ModelConfig
@@ -249,10 +249,10 @@ def sample_and_score(model, chosen: list[int], seeds: list[int], pool: PromptPoo
     """Rollout rows for prompts `chosen` (indices into the pool), each sampling with its seed, scored by the reward
     (minus missing_eos_penalty where a response ran out of tokens): (data with "scores", prompts, seconds sampling)."""
     device = next(model.parameters()).device
-    stop_ids, pad_id = (tokenizer.special_id("<|end|>"), tokenizer.eos_id), tokenizer.special_id("<|pad|>")
+    stops, pad_id = stop_ids(tokenizer), tokenizer.special_id("<|pad|>")
     t = time.perf_counter()
     with autocast(device, dtype):
-        data = sample_rollout(model, [pool.ids[i] for i in chosen], seeds, s, stop_ids, pad_id,
+        data = sample_rollout(model, [pool.ids[i] for i in chosen], seeds, s, stops, pad_id,
                               [pool.limits[i] for i in chosen])  # fmt: skip
     seconds = time.perf_counter() - t
     data = {name: v.to(device) for name, v in data.items()}
