@@ -16,6 +16,7 @@ A marker naming no table, or a table whose JSON is missing, is an error. CI runs
 import argparse
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -755,6 +756,75 @@ def fsdp() -> str:
     return "\n".join(lines) + "\n"
 
 
+def frontier_seeds_table(mode: str) -> str:
+    """docs/figures.md: the frontier over seeds, free or at a fixed length, from bench/frontier_seeds.py's JSON."""
+    r = load(INTEL, "frontier_seeds")
+    agg = r["modes"][mode]["aggregate"]
+
+    def cell(s, digits=3, as_pct=False):
+        if s is None:
+            return ""
+        if as_pct:
+            return f"{100 * s['median']:.0f}% [{100 * s['min']:.0f}, {100 * s['max']:.0f}]"
+        return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
+
+    sft = agg["sft"]
+    rows = [("SFT", cell(sft["reward"]), "0", "0", cell(sft["length_mean"], 1), "", cell(sft["ref_logp_per_token"], 2),
+             "")]  # fmt: skip
+    for p in agg["points"]:
+        rows.append((f"{p['method']}, {p['setting']}", cell(p["reward"]), cell(p["kl"], 1), cell(p["kl_per_token"], 2),
+                     cell(p["length_mean"], 1), cell(p["length_at_limit"], as_pct=True),
+                     cell(p["ref_logp_per_token"], 2), cell(p["win_rate"], as_pct=True)))  # fmt: skip
+    seeds = ", ".join(map(str, r["seeds"]))
+    head = (
+        f"{machine_line(r['machine'])}; `bench/results/{INTEL}/frontier_seeds.json`; median [min, max] over seeds "
+        f"{seeds}; {'every response 24 tokens' if mode == 'fixed' else 'responses end where the model stops'}:"
+    )
+    lines = [head, "", *table("point | VADER reward | KL (nats/response) | KL per token | length (tokens) | at the "
+                              "24-token limit | SFT log-lik/token | win rate vs SFT", rows)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def frontier_verdict(mode: str) -> str:
+    """The KL each method needs to reach the best DPO point's reward, per seed, read off each seed's frontier."""
+    r = load(INTEL, "frontier_seeds")
+    parts = []
+    for s, v in zip(r["seeds"], r["modes"][mode]["verdicts"]):
+        t = v["kl"]["to_reach"]["best DPO"]
+        ppo = t["PPO (reward model)"]
+        ratio = "never" if ppo is None else f"{ppo:.1f} nats ({ppo / t['its_kl']:.0%})"
+        parts.append(f"seed {s}: DPO {t['reward']:.3f} at {t['its_kl']:.1f} nats, PPO-RM {ratio}")
+    return "; ".join(parts)
+
+
+def frontier_reward_at(mode: str, key: str = "kl") -> str:
+    """Each method's reward on its frontier at the grid's KL values, median over seeds (None where it has no point)."""
+    r = load(INTEL, "frontier_seeds")
+    verdicts = r["modes"][mode]["verdicts"]
+    grid = list(verdicts[0][key]["reward_at"])
+    methods = ["DPO", "PPO (reward model)", "PPO (true reward)", "best-of-N"]
+    rows = []
+    for m in methods:
+        cells = []
+        for x in grid:
+            values = [v[key]["reward_at"][x][m] for v in verdicts if v[key]["reward_at"][x].get(m) is not None]
+            cells.append(f"{statistics.median(values):.3f} ({len(values)})" if values else "-")
+        rows.append((m, *cells))
+    unit = "nats per response" if key == "kl" else "nats per token"
+    return "\n".join(table(f"reward at KL ({unit}) | " + " | ".join(grid), rows)) + "\n"
+
+
+def frontier_seeds() -> str:
+    lines = [frontier_seeds_table("free"), "![free length](../bench/results/" + INTEL + "/frontier_seeds_free.png)", "",
+             frontier_seeds_table("fixed"), "![fixed length](../bench/results/" + INTEL + "/frontier_seeds_fixed.png)",
+             "", "Each method's frontier read at equal KL (median over the seeds that reach it; how many in brackets), "
+             "at a fixed length:", "", frontier_reward_at("fixed"), "", "and free, against the KL per token:", "",
+             frontier_reward_at("free", "kl_per_token"), "", "The KL PPO with the reward model needs to reach the best "
+             "DPO point's reward: free length: " + frontier_verdict("free") + "; at a fixed length: "
+             + frontier_verdict("fixed") + "."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
     "fsdp": fsdp,
     "lora": lora,
@@ -769,6 +839,7 @@ TABLES = {
     "senses": senses,
     "rnn-throughput": rnn_throughput,
     "rl-frontier": rl_frontier,
+    "frontier-seeds": frontier_seeds,
     "ppo-runs": ppo_runs,
     "grpo-tasks": grpo_tasks,
     "correctness-pairs": correctness_pairs,

@@ -135,6 +135,8 @@ def cmd_eval_judge(args):
               f"{result['length_at_limit']:.0%} reached the limit")  # fmt: skip
         if "kl" in result:
             print(f"{'KL to ref':>14}: {result['kl']:.3f} nats per response, {result['kl_per_token']:.4f} per token")
+        whose = "its reference's" if "kl" in result else "its own"
+        print(f"{'fluency':>14}: {result['ref_logp_per_token']:.3f} nats per token ({whose} log-likelihood of it)")
 
 
 def cmd_pairs(args):

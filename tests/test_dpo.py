@@ -21,7 +21,7 @@ from lmlab.data.preferences import collate_pairs, prepare_pairs
 from lmlab.errors import LmlabError
 from lmlab.eval.judges import load_judge
 from lmlab.eval.preference import evaluate_preference, response_logps
-from lmlab.inference.generate import generate_batch, sample_text
+from lmlab.inference.generate import generate_batch, sample_responses, sample_text, stop_ids
 from lmlab.runs import RunFolder, load_run
 from lmlab.stages.dpo import LOSSES, DPOConfig, DPOSection, compute_logps, dpo, make_loss, reference_logps
 from lmlab.stages.pretrain import PretrainConfig, pretrain
@@ -348,6 +348,23 @@ def test_a_policy_equal_to_its_reference_has_no_kl_at_fixed_length_and_every_res
     free = evaluate_preference(still, "sentiment", n=8, max_new_tokens=6, device="cpu")
     assert abs(free["kl"]) < 1e-4 and free["fixed_length"] is False
     assert free["kl_per_token"] == pytest.approx(free["kl"] * 8 / (8 * free["length_mean"]), abs=1e-9)
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_fluency_is_the_sft_models_log_likelihood_of_the_policys_responses_per_token(dpo_run, policy, fixed):
+    result = evaluate_preference(dpo_run, "sentiment", n=8, max_new_tokens=6, device="cpu", fixed_length=fixed)
+    trained, sft = load_run(dpo_run), load_run(policy)
+    prompts = fitting(task_prompts("sentiment", "test", 8), trained.tokenizer, trained.model, 6)[0]
+    prompt_ids, responses, _ = sample_responses(trained.model, trained.tokenizer, [p.as_pair_prompt() for p in prompts],
+                                                6, seed=0, include_stop=True, fixed_length=fixed)  # fmt: skip
+    stop = stop_ids(trained.tokenizer) if fixed else ()
+    cpu = torch.device("cpu")
+    by_sft = response_logps(sft.model, prompt_ids, responses, cpu, suppress_ids=stop)
+    by_itself = response_logps(trained.model, prompt_ids, responses, cpu, suppress_ids=stop)
+    tokens = sum(len(r) for r in responses)
+    assert result["ref_logp_per_token"] == pytest.approx(by_sft.sum() / tokens, abs=1e-6)
+    assert abs(by_itself.sum() - by_sft.sum()) / tokens > 1e-3  # the SFT model's, not the policy's own
+    assert result["kl_per_token"] == pytest.approx((by_itself.sum() - by_sft.sum()) / tokens, abs=1e-6)
 
 
 def test_dpo_without_init_or_data_is_a_user_error(pairs):

@@ -34,3 +34,20 @@ def test_frontier_writes_a_png_a_table_and_a_point_per_setting(sentiment_policy,
     assert "KL per token" in table and "length (tokens)" in table
     assert "| DPO, beta=0.1 |" in table and "| best-of-N, N=4 |" in table and "![frontier](frontier.png)" in table
     assert "frontier.md" in capsys.readouterr().out
+    assert "SFT log-lik/token" in table and all(p["ref_logp_per_token"] < 0 for p in result["points"])
+
+    # the same trained runs measured again at a fixed length: nothing trained, every response 24 tokens
+    fixed_out = tmp_path / "fixed"
+    assert cli.main([*args[:4], str(fixed_out), *args[5:], "--runs-from", str(out), "--fixed-length"]) == 0
+    fixed = json.loads((fixed_out / "frontier.json").read_text())
+    assert sorted(p.name for p in fixed_out.iterdir()) == ["frontier.json", "frontier.md", "frontier.png"]
+    assert [p["run"] for p in fixed["points"][:4]] == [p["run"] for p in result["points"][:4]]
+    assert fixed["reward_model"] == result["reward_model"] and fixed["fixed_length"] is True
+    for p in [fixed["sft"], *fixed["points"]]:
+        assert p["length_mean"] == p["length_median"] == 24 and p["length_at_limit"] == 1.0, p
+    again = evaluate_preference(
+        fixed["points"][0]["run"], "sentiment", n=16, seed=seed, device="cpu", fixed_length=True
+    )
+    assert (fixed["points"][0]["reward"], fixed["points"][0]["kl"]) == (again["reward"], again["kl"])
+    assert cli.main([*args[:4], str(tmp_path / "x"), *args[5:], "--runs-from", str(tmp_path / "none")]) == 2
+    assert "frontier.json: missing" in capsys.readouterr().err

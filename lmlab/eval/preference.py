@@ -14,6 +14,9 @@ at temperature 1, from their own distributions. Then:
   that reached max_new_tokens without stopping; and the KL per token, the summed KL over the summed length. A policy
   that says less spends less KL per response, so the KL per response alone cannot tell a better optimiser from a
   terser one.
+- fluency: the reference's log-likelihood of the policy's responses per token (ref_logp_per_token; the policy's own
+  for a run without a reference): text the SFT model finds unlikely (ungrammatical, repetitive) scores low, so a reward
+  bought with broken text shows here.
 With fixed_length, every response is exactly max_new_tokens long: the stop ids are never drawn (their logits -inf) for
 the policy and for the run it is compared with, and the KL is that of the two fixed-length distributions (each model's
 log-probs renormalised over the tokens other than the stop ids), so length plays no part in it.
@@ -138,12 +141,15 @@ def evaluate_preference(
         result["win_rate"] = statistics.fmean(
             float(a > b) + 0.5 * float(a == b) for a, b in zip(rewards, other_rewards)
         )
+    tokens = max(sum(len(r) for r in responses), 1)
+    own = response_logps(policy.model, prompt_ids, responses, device, suppress_ids=suppress)
+    judged_by = own  # a run without a reference is its own: the log-likelihood of its samples, -entropy per token
     if reference:
-        kl = response_logps(policy.model, prompt_ids, responses, device, suppress_ids=suppress) - response_logps(
-            others[reference].model, prompt_ids, responses, device, suppress_ids=suppress
-        )
+        judged_by = response_logps(others[reference].model, prompt_ids, responses, device, suppress_ids=suppress)
+        kl = own - judged_by
         result["kl"] = float(kl.mean())
-        result["kl_per_token"] = float(kl.sum() / max(sum(len(r) for r in responses), 1))
+        result["kl_per_token"] = float(kl.sum() / tokens)
+    result["ref_logp_per_token"] = float(judged_by.sum() / tokens)
     result["examples"] = [
         {"prompt": p.text, "response": t, "reward": r} for p, t, r in list(zip(prompts, texts, rewards))[:8]
     ]
