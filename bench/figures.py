@@ -814,6 +814,34 @@ def frontier_reward_at(mode: str, key: str = "kl") -> str:
     return "\n".join(table(f"reward at KL ({unit}) | " + " | ".join(grid), rows)) + "\n"
 
 
+def frontier_headline() -> str:
+    """README: the length-controlled verdict, PPO (reward model) against DPO, from bench/frontier_seeds.py's JSON."""
+    r = load(INTEL, "frontier_seeds")
+
+    def ratios(mode: str) -> tuple[list, list]:
+        kls, shares = [], []
+        for v in r["modes"][mode]["verdicts"]:
+            t = v["kl"]["to_reach"]["best DPO"]
+            need = t["PPO (reward model)"]
+            kls.append(need)
+            shares.append(None if need is None else need / t["its_kl"])
+        return kls, shares
+
+    def cell(values, fmt):
+        return " / ".join("never" if v is None else fmt.format(v) for v in values)
+
+    free_kl, free_share = ratios("free")
+    fixed_kl, fixed_share = ratios("fixed")
+    seeds = ", ".join(map(str, r["seeds"]))
+    return (
+        f"Controlled sentiment, {len(r['seeds'])} seeds ({seeds}; `python bench/frontier_seeds.py --sft RUN/sft`, "
+        f"{machine_line(r['machine'])}): the KL per response PPO with the reward model needs to reach the best DPO "
+        f"point's reward, per seed, is {cell(free_kl, '{:.1f}')} nats ({cell(free_share, '{:.0%}')} of DPO's) as "
+        f"sampled, and {cell(fixed_kl, '{:.1f}')} nats ({cell(fixed_share, '{:.0%}')}) with every response 24 tokens "
+        "long.\n"
+    )
+
+
 def frontier_seeds() -> str:
     lines = [frontier_seeds_table("free"), "![free length](../bench/results/" + INTEL + "/frontier_seeds_free.png)", "",
              frontier_seeds_table("fixed"), "![fixed length](../bench/results/" + INTEL + "/frontier_seeds_fixed.png)",
@@ -840,6 +868,7 @@ TABLES = {
     "rnn-throughput": rnn_throughput,
     "rl-frontier": rl_frontier,
     "frontier-seeds": frontier_seeds,
+    "frontier-headline": frontier_headline,
     "ppo-runs": ppo_runs,
     "grpo-tasks": grpo_tasks,
     "correctness-pairs": correctness_pairs,
