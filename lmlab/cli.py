@@ -256,7 +256,7 @@ def cmd_frontier(args):
 
 
 def cmd_inspect(args):
-    from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
+    from lmlab.inspect import inspect_attention, inspect_context, inspect_experts, inspect_lens
     from lmlab.stages.recipe import default_out
 
     out = args.out or default_out("inspect")
@@ -264,6 +264,8 @@ def cmd_inspect(args):
         result = inspect_attention(args.run, args.text, out, args.device)
     elif args.inspect_command == "context":
         result = inspect_context(args.run, args.word, args.sentences, out, args.device, args.pool)
+    elif args.inspect_command == "experts":
+        result = inspect_experts(args.run, args.text, out, args.device)
     else:
         result = inspect_lens(args.run, args.text, out, args.device, args.top_k)
     print("\n".join(result.report()))
@@ -406,6 +408,8 @@ INSPECT = {
     "lens": ("the logit lens: each layer's top next-token predictions over a text (GPT runs)", [
         arg("text", help="the text (longer than the model's context: its last block is kept)"),
         arg("--top-k", type=int, default=3, help="predictions shown per layer and position")]),
+    "experts": ("which expert each token goes to in every mixture-of-experts layer, as a picture, and their load", [
+        arg("text", help="the text (longer than the model's context: its last block is kept)")]),
 }  # fmt: skip
 
 # The order `lmlab --help` lists the commands in (the story's order within each stage).
