@@ -78,9 +78,7 @@ class MoE(nn.Module):
         for e, count in enumerate(counts.tolist()):
             rows = order[start : start + min(count, limit)]
             start += count
-            if rows.numel() == 0:
-                continue
-            kept += rows.numel()
+            kept += rows.numel()  # an expert without tokens still runs (on none): every weight gets a gradient, as DDP expects
             token = rows // K
             y = self.experts[e](flat[token]) * weights.flatten()[rows, None].to(flat.dtype)
             out.index_add_(0, token, y)
