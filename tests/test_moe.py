@@ -195,3 +195,11 @@ def test_exports_without_an_equivalent_are_refused_by_name(moe_run, tmp_path, ca
     assert cli.main(["export", str(run), str(tmp_path / "m.gguf"), "--format", "gguf"]) == 2
     assert "no GGUF export for a mixture of experts" in capsys.readouterr().err
     assert not (tmp_path / "hf").exists() and not (tmp_path / "m.gguf").exists()
+
+
+def test_inspect_experts_of_a_dense_run_is_one_line(moe_run, tmp_path, capsys):
+    root, overrides, _ = moe_run
+    dense = {**overrides, "moe_experts": 0, "max_iters": 1}
+    run = pretrain(PretrainConfig.build("tiny", overrides=dense), out=tmp_path / "dense")
+    assert cli.main(["inspect", "experts", str(run), "verse 3", "--out", str(tmp_path / "i")]) == 2
+    assert "no mixture-of-experts layers" in capsys.readouterr().err
