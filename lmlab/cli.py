@@ -304,6 +304,8 @@ TRAINING = {
             "lmlab.stages.ppo:PPOConfig", "lmlab.stages.ppo:ppo", None),
     "grpo": ("train a policy with GRPO, RLOO, Dr. GRPO or DAPO on verifiable rewards (--reward tasks)",
              "lmlab.stages.grpo:GRPOConfig", "lmlab.stages.grpo:grpo", None),
+    "distill": ("distill a teacher run's next-token distributions into a student (forward/reverse KL, GKD's JSD)",
+                "lmlab.stages.distill:DistillConfig", "lmlab.stages.distill:distill", "half"),
     "translate-train": ("train an encoder-decoder translator on KJV -> WEB verse pairs",
                         "lmlab.stages.translate:TranslateConfig", "lmlab.stages.translate:translate_train", None),
 }  # fmt: skip
@@ -413,8 +415,9 @@ INSPECT = {
 }  # fmt: skip
 
 # The order `lmlab --help` lists the commands in (the story's order within each stage).
-ORDER = ("run", "pretrain", "sample", "sft", "pairs", "reward", "dpo", "ppo", "grpo", "frontier", "chat", "export",
-         "import", "merge", "serve", "eval", "translate-train", "translate", "compare", "inspect", "data")  # fmt: skip
+ORDER = ("run", "pretrain", "sample", "sft", "pairs", "reward", "dpo", "ppo", "grpo", "distill", "frontier", "chat",
+         "export", "import", "merge", "serve", "eval", "translate-train", "translate", "compare", "inspect",
+         "data")  # fmt: skip
 
 
 def load(spec: str):
@@ -473,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_GROUPS = {  # what `lmlab` alone lists, in the story's order (tests check that every command is listed)
     "the whole story": ("run",),
     "stage 1, pre-training": ("pretrain", "sample", "eval"),
-    "stage 2, fine-tuning and chat": ("sft", "merge", "chat"),
+    "stage 2, fine-tuning and chat": ("sft", "merge", "distill", "chat"),
     "stage 3, preferences and reinforcement learning": ("pairs", "reward", "dpo", "ppo", "grpo", "frontier"),
     "before the Transformer": ("compare", "translate-train", "translate"),
     "inside the model, serving and interop": ("inspect", "serve", "export", "import", "data"),

@@ -78,7 +78,9 @@ class MoE(nn.Module):
         for e, count in enumerate(counts.tolist()):
             rows = order[start : start + min(count, limit)]
             start += count
-            kept += rows.numel()  # an expert without tokens still runs (on none): every weight gets a gradient, as DDP expects
+            kept += (
+                rows.numel()
+            )  # an expert without tokens still runs (on none): every weight gets a gradient, as DDP expects
             token = rows // K
             y = self.experts[e](flat[token]) * weights.flatten()[rows, None].to(flat.dtype)
             out.index_add_(0, token, y)
