@@ -1,8 +1,9 @@
 """Distillation: a student learns from a teacher run's next-token distributions (lmlab.losses.distill).
 
-`lmlab distill --teacher RUN` trains a student, either a new model of the `model` section (a preset, e.g. `half`:
-the default teacher's depth at half its width) with the teacher's tokenizer, or an existing run (`--student RUN`,
-same tokenizer; `--init` names the model section's weight initialisation, as in pretrain), on
+`lmlab distill --teacher RUN` trains a student, either a new model of the `model` section (the default preset
+`half`: `lmlab run`'s pre-trained model at 176 wide instead of 256, 0.54x its parameters) with the teacher's
+tokenizer, or an existing run (`--student RUN`, same tokenizer; `--init` is the model section's weight
+initialisation, as in pretrain), on
 - pre-training text (`--data`: a built-in corpus or a file, as `lmlab pretrain`; default the teacher's own corpus):
   every position's divergence, batches and held-out bits per byte as in pre-training;
 - or conversations (`--data chat`, `tasks` or a JSONL file, as `lmlab sft`): the divergence at the assistant tokens
@@ -35,7 +36,7 @@ from lmlab.runs import RunFolder, load_run
 from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
 from lmlab.stages.sft import BUILTINS, BucketedBatches, masked_loss, prepare_sft_data
 
-HALF = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, pos_encoding="rope", norm="rmsnorm", mlp="swiglu",
+HALF = dict(n_layer=4, n_head=4, n_embd=176, block_size=128, pos_encoding="rope", norm="rmsnorm", mlp="swiglu",
             bias=False)  # fmt: skip
 
 
