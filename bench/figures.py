@@ -849,7 +849,9 @@ def moe() -> str:
     )
     lines = [
         f"{machine_line(r['machine'])}; `bench/results/{INTEL}/moe.json`; {r['seconds']:.0f} s of training a run, "
-        f"{'compiled' if r['compile'] else 'eager'}; median [min, max] over seeds "
+        f"dense {'compiled' if r['compile']['dense'] else 'eager'}, "
+        f"MoE {'compiled' if r['compile']['moe'] else 'eager'}; "
+        "median [min, max] over seeds "
         f"{', '.join(str(x['seed']) for x in r['per_seed']['dense'])}:",
         "",
         *table("model | active parameters | parameters | held-out bits per byte | tokens/s | steps | expert load "

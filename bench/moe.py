@@ -2,13 +2,14 @@
 
 Both sides pre-train `lmlab run`'s model (PretrainConfig's cpu-small: 4 x 256, SwiGLU, BPE 4,096, the built-in
 corpus) for the same number of seconds (`--seconds`, the cosine decay following the clock), with cpu-small's
-learning rate. The dense side has one SwiGLU MLP of hidden width 704 a block; the MoE side 8 experts of width 352, 2 a
-token (`--moe-experts 8 --moe-top-k 2 --moe-hidden 352`): the same parameters per token (plus the router's 8 x 256),
-four times the MLP parameters in all. The sides alternate within each seed (the order rotating), so the machine's
-drift lands on both. Reported per seed and as median [min, max]: held-out bits per byte at the end (`--eval-iters`
-batches of the validation split), training tokens/s (median over the logged steps), the steps taken, and for MoE the
-expert load at the end (the busiest expert's share times 8, averaged over layers: 1 is balanced) and the share of
-tokens dropped (0: dropless).
+learning rate. The dense side has one SwiGLU MLP of hidden width 704 a block; the MoE side 8 experts of width 352, 2
+a token (`--moe-experts 8 --moe-top-k 2 --moe-hidden 352`): the same parameters per token (plus the router's 8 x
+256), four times the MLP parameters in all. The sides alternate within each seed (the order rotating), so the
+machine's drift lands on both. Each side in its best setting: the dense model compiled (cpu-small's default), the
+MoE eager (its per-expert token counts change every step, so a compiled graph recompiles). Reported per seed and as
+median [min, max]: held-out bits per byte at the end (`--eval-iters` batches of the validation split), training
+tokens/s (median over the logged steps), the steps taken, and for MoE the expert load at the end (the busiest
+expert's share times 8, averaged over layers: 1 is balanced) and the share of tokens dropped (0: dropless).
 
     python bench/moe.py [--seeds 1337,1338,1339] [--seconds 180] [--work DIR]     # ~20 min on 2 cores
     python bench/moe.py --seeds 1 --seconds 10 --eval-iters 2                     # checks the script in a minute
@@ -64,7 +65,13 @@ def main():
     parser.add_argument("--seeds", default="1337,1338,1339")
     parser.add_argument("--seconds", type=float, default=180.0, help="training seconds a run (both sides)")
     parser.add_argument("--eval-iters", type=int, default=50, help="validation batches of the final bits per byte")
-    parser.add_argument("--no-compile", action="store_true", help="both sides eager (cpu-small compiles)")
+    parser.add_argument("--no-compile", action="store_true", help="the dense side eager too (cpu-small compiles it)")
+    parser.add_argument(
+        "--compile-moe",
+        action="store_true",
+        help="compile the MoE side too (its per-expert token "
+        "counts change every step: recompilations; eager was faster in a short check)",
+    )
     parser.add_argument("--work", help="folder for the runs (default: a temporary one)")
     args = parser.parse_args()
     info = {**environment(), "python": sys.version.split()[0]}
@@ -75,12 +82,14 @@ def main():
     for k, seed in enumerate(seeds):
         order = list(SIDES)[k % 2 :] + list(SIDES)[: k % 2]
         for side in order:
-            figures = train(side, seed, args.seconds, args.eval_iters, not args.no_compile, work / f"{side}-{seed}")
+            compiled = args.compile_moe if side == "moe" else not args.no_compile
+            figures = train(side, seed, args.seconds, args.eval_iters, compiled, work / f"{side}-{seed}")
             per_seed[side].append({"seed": seed, **figures})
             print(f"seed {seed} {side:>5}: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()), flush=True)
     keys = ("val_bpb", "tokens_per_s", "steps", "active_params", "params")
     result = {
-        "machine": info, "seconds": args.seconds, "eval_iters": args.eval_iters, "compile": not args.no_compile,
+        "machine": info, "seconds": args.seconds, "eval_iters": args.eval_iters,
+        "compile": {"dense": not args.no_compile, "moe": args.compile_moe},
         "sides": SIDES, "per_seed": per_seed,
         "summary": {side: {k: summary([r[k] for r in rows]) for k in keys} for side, rows in per_seed.items()},
     }  # fmt: skip
