@@ -38,6 +38,7 @@ from lmlab.device import (
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.models import lora
+from lmlab.models.config import ModelConfig
 from lmlab.models.lora import LoraSection
 from lmlab.models.moe import check_moe
 from lmlab.runs import RunFolder
@@ -108,7 +109,7 @@ def train_stage(
     On resume the saved config is the base and only explicitly given overrides change it.
     """
     stage = config.STAGE
-    if getattr(config, "model", None) is not None:
+    if isinstance(getattr(config, "model", None), ModelConfig):
         check_moe(config.model)  # before anything is read or written
     run = RunFolder(resume or out or default_out(stage))
     dist_info, device = init_distributed(config.train.device)
