@@ -146,6 +146,50 @@ def test_a_student_on_conversations_learns_at_the_assistant_tokens(teacher, tmp_
     assert RunFolder(run).read_config()["sft_data"]["data"] == "tasks"
 
 
+class SaysStop(torch.nn.Module):
+    """A run's model that ends every reply at once: +50 on <|end|>."""
+
+    def __init__(self, model, end: int):
+        super().__init__()
+        self.model, self.end, self.config = model, end, model.config
+
+    def new_cache(self, *args):
+        return self.model.new_cache(*args)
+
+    def forward(self, *args, **kwargs):
+        logits = self.model(*args, **kwargs).clone()
+        logits[..., self.end] += 50.0
+        return logits
+
+
+def test_on_policy_batches_keep_the_prompts_and_learn_the_students_own_reply(teacher):
+    from lmlab.data.conversations import render
+    from lmlab.runs import load_run
+    from lmlab.stages.distill import student_replies
+    from lmlab.stages.sft import collate
+
+    loaded = load_run(teacher)
+    tok, end = loaded.tokenizer, loaded.tokenizer.special_id("<|end|>")
+    conversations = [[{"role": "user", "content": f"add {i} and 2"}, {"role": "assistant", "content": str(i + 2)}]
+                     for i in range(3)]  # fmt: skip
+    batch = collate([render(tok, c) for c in conversations], tok.special_id("<|pad|>"))
+    model = SaysStop(loaded.model, end).train()
+    got = student_replies(model, batch, (end, tok.eos_id), tok.special_id("<|pad|>"), seed=0)
+    assert model.training  # left as it was
+    for b in range(3):
+        first = int((batch["targets"][b] != IGNORE).nonzero()[0])  # the prompt: up to <|assistant|>
+        assert torch.equal(got["inputs"][b, : first + 1], batch["inputs"][b, : first + 1])
+        learned = (got["targets"][b] != IGNORE).nonzero()[:, 0].tolist()
+        assert learned == [first] and int(got["targets"][b, first]) == end  # its own reply: <|end|> at once
+
+
+def test_on_policy_distillation_trains_on_conversations(teacher, tmp_path):
+    overrides = student_overrides(data="tasks", max_iters=3, eval_interval=3, on_policy=1.0)
+    run = distill(DistillConfig.build("tiny", overrides=overrides), teacher=teacher, out=tmp_path / "gkd")
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 3 and math.isfinite(last["distill/divergence"])
+
+
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(teacher, tmp_path, capsys):
     bpe = dict(data=str(teacher.parent / "corpus.txt"), max_iters=1, progress=False, tokenizer="bpe",
                bpe_vocab_size=300)  # fmt: skip
@@ -156,6 +200,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(teacher, tmp_path, caps
         (["--teacher", str(teacher), "--loss", "jsd", "--jsd-beta", "1"], "--jsd-beta 1.0: expected a value between"),
         (["--teacher", str(teacher), "--block-size", "128"], "longer than the teacher's (64)"),
         (["--teacher", str(teacher), "--student", str(other)], "the student's tokenizer is not the teacher's"),
+        (["--teacher", str(teacher), "--on-policy", "0.5"], "--on-policy needs conversations"),
+        (["--teacher", str(teacher), "--on-policy", "2"], "--on-policy 2.0: expected a share between 0 and 1"),
     ]
     for flags, message in cases:
         out = tmp_path / "bad"

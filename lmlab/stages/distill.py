@@ -7,12 +7,14 @@ initialisation, as in pretrain), on
 - pre-training text (`--data`: a built-in corpus or a file, as `lmlab pretrain`; default the teacher's own corpus):
   every position's divergence, batches and held-out bits per byte as in pre-training;
 - or conversations (`--data chat`, `tasks` or a JSONL file, as `lmlab sft`): the divergence at the assistant tokens
-  only, batches, validation loss and task accuracy as in SFT.
+  only, batches and validation loss as in SFT.
 The teacher runs in the same step on the same batch, frozen (no gradient, eval mode); its logits are computed where
-the student's are, so nothing is stored. `--loss forward_kl | reverse_kl | jsd` (`--jsd-beta`), `--temperature`
-and `--hard-weight` (the cross-entropy of the data's own tokens beside the divergence) choose the objective; the
-metrics log the divergence and the cross-entropy apart. Each evaluation adds `val_kl`, the forward KL from teacher
-to student on held-out batches.
+the student's are, so nothing is stored. `--on-policy L` (conversations): a share L of the micro-batches replace
+each conversation's first assistant reply by one the student samples itself, and the divergence is taken on those
+tokens (GKD's on-policy distillation: the student learns where its own mistakes lead). `--loss forward_kl |
+reverse_kl | jsd` (`--jsd-beta`), `--temperature` and `--hard-weight` (the cross-entropy of the data's own tokens
+beside the divergence) choose the objective; the metrics log the divergence and the cross-entropy apart. Each
+evaluation adds `val_kl`, the forward KL from teacher to student on held-out batches.
 """
 
 import functools
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
@@ -28,6 +31,7 @@ from lmlab.data.batching import head_mask
 from lmlab.data.tokens import prepare_data, random_batch
 from lmlab.errors import LmlabError
 from lmlab.eval.perplexity import metrics_from_loss, sampled_loss, split_prefix
+from lmlab.inference.generate import generate_batch, stop_ids
 from lmlab.losses import IGNORE
 from lmlab.losses.distill import KINDS, distillation_loss, divergence
 from lmlab.models import build_model
@@ -53,6 +57,11 @@ class DistillSection:
     jsd_beta: float = opt(0.5, "jsd: the teacher's weight beta in the mixture m = beta p + (1 - beta) q")
     temperature: float = opt(1.0, "both distributions at this temperature; the loss times its square")
     hard_weight: float = opt(0.0, "weight of the cross-entropy of the data's own next tokens beside the divergence")
+    on_policy: float = opt(
+        0.0,
+        "conversations: the share of micro-batches whose first assistant replies the student samples itself "
+        "(GKD's lambda), the divergence then taken on its own tokens",
+    )
 
 
 @dataclass
@@ -105,6 +114,8 @@ def check_settings(d: DistillSection):
         raise LmlabError(f"--jsd-beta {d.jsd_beta}: expected a value between 0 and 1 (0 and 1 are the two KLs)")
     if d.temperature <= 0 or d.hard_weight < 0:
         raise LmlabError("--temperature must be positive and --hard-weight not negative")
+    if not 0 <= d.on_policy <= 1:
+        raise LmlabError(f"--on-policy {d.on_policy}: expected a share between 0 and 1")
 
 
 def causal_gpt(run: RunFolder, role: str) -> dict:
@@ -147,9 +158,16 @@ def build(config: DistillConfig, ctx: Context) -> Recipe:
         size = min(tasks.BUILTIN_SIZE, t.max_iters * t.batch_size * t.grad_accum * ctx.dist.world_size)
         sft_data = prepare_sft_data(data_name, tokenizer, T, t.seed, size)
         pad_id = tokenizer.special_id("<|pad|>")
-        batches = BucketedBatches(sft_data.train, t.batch_size, t.seed, pad_id)
+        bucketed = BucketedBatches(sft_data.train, t.batch_size, t.seed, pad_id)
+
+        def batches(index: int) -> dict:
+            return {**bucketed(index), "index": torch.tensor(index)}
 
         def loss(model, batch):
+            index = int(batch["index"])
+            if d.on_policy and np.random.default_rng([t.seed, index, 1]).random() < d.on_policy:
+                batch = student_replies(model, batch, stop_ids(tokenizer), pad_id, seed=t.seed * 1_000_003 + index)
+                batch = {k: v.to(ctx.device) for k, v in batch.items()}
             head = head_mask(batch["targets"], IGNORE)
             with torch.no_grad():
                 teacher_logits = teacher(batch["inputs"], target_mask=head)
@@ -160,9 +178,13 @@ def build(config: DistillConfig, ctx: Context) -> Recipe:
             return {"val_loss": masked_loss(model, sft_data.val, t.batch_size, pad_id, ctx.device),
                     "val_kl": held_out_kl(model, teacher, held, ctx.device)}  # fmt: skip
 
-        tokens_per_batch = batches.tokens_per_batch
+        tokens_per_batch = bucketed.tokens_per_batch
         record["sft_data"] = {"conversations": sft_data.train.rendered, "data": data_name}
     else:  # text, as pre-training
+        if d.on_policy:
+            raise LmlabError(
+                "--on-policy needs conversations (--data chat, tasks or a JSONL file): text has no prompts"
+            )
         val_fraction = corpus.get("val_fraction", 0.1) if data_name == corpus.get("data") else 0.1
         cache = corpus.get("cache_dir") or None
         progress = t.progress and ctx.dist.is_main
@@ -191,6 +213,28 @@ def build(config: DistillConfig, ctx: Context) -> Recipe:
         record["corpus"] = {"data": data_name, "val_fraction": val_fraction, "cache_dir": corpus.get("cache_dir", "")}
     return Recipe(model, tokenizer, batches, loss, evaluate, tokens_per_batch=tokens_per_batch, record=record,
                   init_weights=init_weights, progress_keys=("loss", "val_kl", "tokens_per_s"))  # fmt: skip
+
+
+def student_replies(model, batch: dict, stop: tuple[int, ...], pad_id: int, seed: int) -> dict:
+    """The batch with each conversation cut after its first assistant prompt and answered by the model itself
+    (sampled at temperature 1, up to a stop token or the context): inputs and targets of those replies, the reply
+    tokens learned (GKD's on-policy data)."""
+    from lmlab.stages.sft import collate
+
+    core = model.module if hasattr(model, "module") else model
+    learned = batch["targets"] != IGNORE
+    prompts = [batch["inputs"][b, : int(learned[b].nonzero()[0]) + 1].tolist() for b in range(len(learned))]
+    block = core.config.block_size
+    training = core.training
+    try:
+        replies = generate_batch(core, prompts, block, seed=seed, stop_ids=stop, include_stop=True)
+    finally:
+        core.train(training)
+    examples = []
+    for prompt, reply in zip(prompts, replies):
+        ids = (prompt + reply)[: block + 1]
+        examples.append((ids, [0] * len(prompt) + [1] * (len(ids) - len(prompt))))
+    return collate(examples, pad_id)
 
 
 def sft_val_batches(sft_data, pad_id: int, batch_size: int) -> list[dict]:
