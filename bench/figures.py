@@ -853,6 +853,66 @@ def frontier_seeds() -> str:
     return "\n".join(lines) + "\n"
 
 
+def med_range(s: dict | None, digits: int = 3, comma: bool = False) -> str:
+    """'median [min, max]' of a bench summary entry."""
+    if s is None:
+        return ""
+    f = f"{{:{',' if comma else ''}.{digits}f}}"
+    return f"{f.format(s['median'])} [{f.format(s['min'])}, {f.format(s['max'])}]"
+
+
+def moe() -> str:
+    """docs/figures.md: a mixture of experts against the dense model at equal active parameters and time."""
+    r = load(INTEL, "moe")
+    s = r["summary"]
+    rows = []
+    for side in ("dense", "moe"):
+        x = s[side]
+        load_cell = med_range(x.get("load_max"), 2) if side == "moe" else ""
+        rows.append((side, f"{x['active_params']['median']:,.0f}", f"{x['params']['median']:,.0f}",
+                     med_range(x["val_bpb"], 4), med_range(x["tokens_per_s"], 0, True), med_range(x["steps"], 0, True),
+                     load_cell))  # fmt: skip
+    gaps = ", ".join(
+        f"{m['val_bpb'] - d['val_bpb']:+.4f}" for m, d in zip(r["per_seed"]["moe"], r["per_seed"]["dense"])
+    )
+    lines = [
+        f"{machine_line(r['machine'])}; `bench/results/{INTEL}/moe.json`; {r['seconds']:.0f} s of training a run, "
+        f"dense {'compiled' if r['compile']['dense'] else 'eager'}, "
+        f"MoE {'compiled' if r['compile']['moe'] else 'eager'}; "
+        "median [min, max] over seeds "
+        f"{', '.join(str(x['seed']) for x in r['per_seed']['dense'])}:",
+        "",
+        *table("model | active parameters | parameters | held-out bits per byte | tokens/s | steps | expert load "
+               "(busiest x E)", rows),
+        "",
+        f"MoE minus dense, bits per byte, per seed: {gaps} (median {s['bpb_gap']['median']:+.4f}).",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def distill_table() -> str:
+    """docs/figures.md: a half-size student distilled against pre-trained, the same data and time."""
+    r = load(INTEL, "distill")
+    s = r["summary"]
+    rows = [(side, f"{r['per_seed'][side][0]['params']:,}", med_range(s[side]["val_bpb"], 4),
+             med_range(s[side]["val_chat_bpb"], 4), med_range(s[side]["steps"], 0, True))
+            for side in ("distilled", "pretrained")]  # fmt: skip
+    teacher = list(r["teacher_figures"].values())
+    rows.append(("teacher", f"{r['teacher_params']:,}", f"{statistics.median(t['val_bpb'] for t in teacher):.4f}",
+                 f"{statistics.median(t['val_chat_bpb'] for t in teacher):.4f}", ""))  # fmt: skip
+    seeds = ", ".join(str(x["seed"]) for x in r["per_seed"]["distilled"])
+    lines = [
+        f"{machine_line(r['machine'])}; `bench/results/{INTEL}/distill.json`; {r['seconds']:.0f} s of training a "
+        f"run, hard-label weight {r['hard_weight']:g}; median [min, max] over seeds {seeds}:",
+        "",
+        *table("student | parameters | held-out bits per byte | held-out chat bits per byte | steps", rows),
+        "",
+        f"Distilled minus pre-trained, per seed: bits per byte {med_range(s['val_bpb_gap'], 4)}, chat bits per byte "
+        f"{med_range(s['val_chat_bpb_gap'], 4)} (median [min, max]; negative: distilling helps).",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
     "fsdp": fsdp,
     "lora": lora,
@@ -869,6 +929,8 @@ TABLES = {
     "rl-frontier": rl_frontier,
     "frontier-seeds": frontier_seeds,
     "frontier-headline": frontier_headline,
+    "moe": moe,
+    "distill": distill_table,
     "ppo-runs": ppo_runs,
     "grpo-tasks": grpo_tasks,
     "correctness-pairs": correctness_pairs,

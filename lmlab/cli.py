@@ -256,7 +256,7 @@ def cmd_frontier(args):
 
 
 def cmd_inspect(args):
-    from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
+    from lmlab.inspect import inspect_attention, inspect_context, inspect_experts, inspect_lens
     from lmlab.stages.recipe import default_out
 
     out = args.out or default_out("inspect")
@@ -264,6 +264,8 @@ def cmd_inspect(args):
         result = inspect_attention(args.run, args.text, out, args.device)
     elif args.inspect_command == "context":
         result = inspect_context(args.run, args.word, args.sentences, out, args.device, args.pool)
+    elif args.inspect_command == "experts":
+        result = inspect_experts(args.run, args.text, out, args.device)
     else:
         result = inspect_lens(args.run, args.text, out, args.device, args.top_k)
     print("\n".join(result.report()))
@@ -302,6 +304,8 @@ TRAINING = {
             "lmlab.stages.ppo:PPOConfig", "lmlab.stages.ppo:ppo", None),
     "grpo": ("train a policy with GRPO, RLOO, Dr. GRPO or DAPO on verifiable rewards (--reward tasks)",
              "lmlab.stages.grpo:GRPOConfig", "lmlab.stages.grpo:grpo", None),
+    "distill": ("distill a teacher run's next-token distributions into a student (forward/reverse KL, GKD's JSD)",
+                "lmlab.stages.distill:DistillConfig", "lmlab.stages.distill:distill", "half"),
     "translate-train": ("train an encoder-decoder translator on KJV -> WEB verse pairs",
                         "lmlab.stages.translate:TranslateConfig", "lmlab.stages.translate:translate_train", None),
 }  # fmt: skip
@@ -406,11 +410,14 @@ INSPECT = {
     "lens": ("the logit lens: each layer's top next-token predictions over a text (GPT runs)", [
         arg("text", help="the text (longer than the model's context: its last block is kept)"),
         arg("--top-k", type=int, default=3, help="predictions shown per layer and position")]),
+    "experts": ("which expert each token goes to in every mixture-of-experts layer, as a picture, and their load", [
+        arg("text", help="the text (longer than the model's context: its last block is kept)")]),
 }  # fmt: skip
 
 # The order `lmlab --help` lists the commands in (the story's order within each stage).
-ORDER = ("run", "pretrain", "sample", "sft", "pairs", "reward", "dpo", "ppo", "grpo", "frontier", "chat", "export",
-         "import", "merge", "serve", "eval", "translate-train", "translate", "compare", "inspect", "data")  # fmt: skip
+ORDER = ("run", "pretrain", "sample", "sft", "pairs", "reward", "dpo", "ppo", "grpo", "distill", "frontier", "chat",
+         "export", "import", "merge", "serve", "eval", "translate-train", "translate", "compare", "inspect",
+         "data")  # fmt: skip
 
 
 def load(spec: str):
@@ -469,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_GROUPS = {  # what `lmlab` alone lists, in the story's order (tests check that every command is listed)
     "the whole story": ("run",),
     "stage 1, pre-training": ("pretrain", "sample", "eval"),
-    "stage 2, fine-tuning and chat": ("sft", "merge", "chat"),
+    "stage 2, fine-tuning and chat": ("sft", "merge", "distill", "chat"),
     "stage 3, preferences and reinforcement learning": ("pairs", "reward", "dpo", "ppo", "grpo", "frontier"),
     "before the Transformer": ("compare", "translate-train", "translate"),
     "inside the model, serving and interop": ("inspect", "serve", "export", "import", "data"),

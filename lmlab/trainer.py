@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from lmlab.config import TrainConfig
 from lmlab.device import Distributed, autocast, compile_unsupported, resolve_dtype
 from lmlab.errors import LmlabError
+from lmlab.models.moe import aux_losses, moe_layers
 from lmlab.optim import make_optimizer
 from lmlab.runs import RunFolder, atomic_write
 from lmlab.sharding import full_grad_norm, gathered, shard_model
@@ -115,6 +116,7 @@ class Trainer:
         self.step_loss = loss_fn  # loss_fn, or (compile, one process) loss_fn compiled with the model
         self.dtype = resolve_dtype(cfg.dtype, device)
         self.model = model.to(device)
+        self.moe = moe_layers(self.model)  # mixture-of-experts layers, whose auxiliary losses join the loss
         for m in self.model.modules():
             if hasattr(m, "checkpoint_blocks"):  # GPT bodies (lmlab.models.gpt)
                 m.checkpoint_blocks = cfg.activation_checkpointing
@@ -245,15 +247,21 @@ class Trainer:
             if hasattr(model, "set_requires_gradient_sync"):  # FSDP: reduce-scatter after the last micro-batch only
                 model.set_requires_gradient_sync(last)
             with model.no_sync() if world > 1 and not last and hasattr(model, "no_sync") else contextlib.nullcontext():
+                for layer in self.moe:  # a recomputed forward (activation checkpointing) leaves terms behind
+                    layer.aux.clear()
                 with autocast(self.device, self.dtype):
                     loss = self.step_loss(model, batch)
+                # a mixture of experts' auxiliary losses (lmlab.models.moe): a mean per forward, weighted by its count
+                aux, moe_metrics = aux_losses(self.moe)
+                total = loss.sum if aux is None else loss.sum + aux * loss.n
                 # DDP and FSDP average gradients over processes: times world, they are the sum over all
                 # micro-batches, divided by the step's total count below.
-                (loss.sum * world).backward()
+                (total * world).backward()
             terms = {
                 "loss": loss.sum.detach(),
                 "n": torch.as_tensor(loss.n, dtype=torch.float32, device=self.device),
                 **loss.metrics,
+                **{name: value * loss.n for name, value in moe_metrics.items()},
             }
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.detach().float()

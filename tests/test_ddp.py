@@ -58,6 +58,21 @@ def test_two_processes_accumulating_2_with_dropout_match_one_process_accumulatin
     assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=6)
 
 
+def test_a_mixture_of_experts_on_two_processes_matches_one_process(text_file, tmp_path):
+    """Routing, its auxiliary losses and the experts that get no token on one rank (their zero gradients) all-reduce
+    to what one process computes."""
+    common = ["pretrain", "--preset", "tiny", "--data", str(text_file), "--max-iters", "4", "--log-interval", "1",
+              "--moe-experts", "16", "--moe-top-k", "1", "--batch-size", "1", "--dtype", "float32",
+              "--no-progress"]  # fmt: skip
+    train(TORCHRUN + common + ["--grad-accum", "1", "--out", str(tmp_path / "ddp")])
+    train(ONE + common + ["--grad-accum", "2", "--out", str(tmp_path / "one")])
+    assert_same_training(tmp_path / "ddp", tmp_path / "one", steps=4)
+    logged = json.loads((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert logged["moe/aux_loss"] == pytest.approx(
+        json.loads((tmp_path / "one" / "metrics.jsonl").read_text().splitlines()[-1])["moe/aux_loss"], abs=1e-5
+    )
+
+
 def test_sft_on_two_processes_matches_one_process_with_twice_the_accumulation(text_file, tmp_path):
     config = dict(data=str(text_file), dtype="float32", progress=False, max_iters=2, block_size=48)
     pretrained = pretrain(PretrainConfig.build("tiny", overrides=config), out=tmp_path / "pre")

@@ -64,6 +64,8 @@ def export_gguf(run: str | Path, out_file: str | Path, dtype: str = "float32") -
     model, tokenizer, _ = load_run(run, "cpu")
     cfg = model.config
     model_type = export_family(cfg, run)
+    if model_type == "mixtral":
+        raise LmlabError(f"{run}: no GGUF export for a mixture of experts; --format hf writes it as Mixtral")
     pre = pre_tokenizer(tokenizer, run)
     state = model.state_dict()
     hidden = state["h.0.mlp.c_proj.weight"].size(1)  # the MLP width (gpt.MLP's default or cfg.mlp_hidden)

@@ -42,8 +42,9 @@ from lmlab.models.gpt import GPT
 from lmlab.runs import RunFolder, atomic_write, load_run
 from lmlab.tokenizer import SPECIAL_TOKENS, Tokenizer
 
-ARCHITECTURES = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}  # model_type -> transformers class
+ARCHITECTURES = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "mixtral": "MixtralForCausalLM"}
 MAPPED = "export maps learned + layernorm + gelu (GPT-2) and rope + rmsnorm + swiglu (Llama)"
+MIXTRAL = "a mixture of experts exports as Mixtral: rope + rmsnorm + swiglu experts, dropless, unshared, no bias"
 CONV1D_WEIGHTS = ("c_attn.weight", "c_proj.weight", "c_fc.weight")  # GPT-2 stores these (in, out)
 # Tensors of transformers checkpoints that are not weights: GPT-2's saved causal masks, old Llama's RoPE table.
 BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq")
@@ -81,6 +82,16 @@ def weight_names(model_type: str, cfg: ModelConfig) -> dict[str, list[str]]:
             for p in ("weight", "bias") if cfg.bias else ("weight",):
                 names[f"h.{i}.attn.c_attn.{p}"] = [f"{hf}.self_attn.{x}_proj.{p}" for x in "qkv"]
                 names[f"h.{i}.attn.c_proj.{p}"] = [f"{hf}.self_attn.o_proj.{p}"]
+                if model_type == "mixtral":  # the per-expert layout, which transformers 4 and 5 both read
+                    moe = f"{hf}.block_sparse_moe"
+                    names[f"h.{i}.mlp.router.weight"] = [f"{moe}.gate.weight"]
+                    for e in range(cfg.moe_experts):
+                        names[f"h.{i}.mlp.experts.{e}.c_fc.{p}"] = [
+                            f"{moe}.experts.{e}.w1.{p}",
+                            f"{moe}.experts.{e}.w3.{p}",
+                        ]
+                        names[f"h.{i}.mlp.experts.{e}.c_proj.{p}"] = [f"{moe}.experts.{e}.w2.{p}"]
+                    continue
                 names[f"h.{i}.mlp.c_fc.{p}"] = [f"{hf}.mlp.gate_proj.{p}", f"{hf}.mlp.up_proj.{p}"]
                 names[f"h.{i}.mlp.c_proj.{p}"] = [f"{hf}.mlp.down_proj.{p}"]
         names["ln_f.weight"] = ["model.norm.weight"]
@@ -124,8 +135,14 @@ def export_hf(run: str | Path, out: str | Path) -> Path:
         name: (t.t() if is_conv1d(model_type, name) else t).clone(memory_format=torch.contiguous_format)
         for name, t in transformers_tensors(state, model_type, cfg).items()
     }  # each its own storage, row-major
-    hidden = state["h.0.mlp.c_proj.weight"].size(1)  # the MLP width (gpt.MLP's default or cfg.mlp_hidden)
+    hidden = model.h[0].mlp.experts[0].hidden if cfg.moe_experts else model.h[0].mlp.hidden  # the MLP width
     config = gpt2_config(cfg, hidden) if model_type == "gpt2" else llama_config(cfg, hidden)
+    if model_type == "mixtral":
+        config.update(architectures=[ARCHITECTURES["mixtral"]], model_type="mixtral", sliding_window=None,
+                      num_local_experts=cfg.moe_experts, num_experts_per_tok=cfg.moe_top_k,
+                      router_aux_loss_coef=cfg.moe_aux_weight, output_router_logits=False)  # fmt: skip
+        for key in ("mlp_bias", "attention_bias"):
+            config.pop(key)
     ids = {token: tokenizer.special_id(token) for token in ("<|bos|>", "<|eos|>", "<|pad|>", "<|end|>")}
     config.update(
         bos_token_id=ids["<|bos|>"], eos_token_id=ids["<|eos|>"], pad_token_id=ids["<|pad|>"], use_cache=True,
@@ -160,6 +177,14 @@ def export_family(cfg: ModelConfig, run) -> str:
                 f"{run}: {option} {value!r} with pos_encoding {cfg.pos_encoding!r} has no transformers "
                 f"equivalent; {MAPPED}"
             )
+    if cfg.moe_experts:  # Mixtral: softmax, top-k renormalised, SwiGLU experts, no shared expert, nothing dropped
+        for option, value in (("moe_shared", cfg.moe_shared), ("moe_capacity", cfg.moe_capacity), ("bias", cfg.bias)):
+            if value:
+                raise LmlabError(f"{run}: a mixture of experts with {option} {value} has no transformers "
+                                 f"equivalent; {MIXTRAL}")  # fmt: skip
+        if model_type != "llama":
+            raise LmlabError(f"{run}: a mixture of experts with pos_encoding {cfg.pos_encoding!r}: {MIXTRAL}")
+        model_type = "mixtral"
     if model_type == "gpt2" and cfg.kv_heads != cfg.n_head:
         raise LmlabError(
             f"{run}: n_kv_head {cfg.n_kv_head} (grouped-query attention) has no GPT-2 equivalent; "

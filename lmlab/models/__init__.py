@@ -6,6 +6,9 @@ from lmlab.models.config import ModelConfig
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
+    from lmlab.models.moe import check_moe
+
+    check_moe(cfg)
     if cfg.arch == "gpt":
         from lmlab.models.gpt import GPT
 

@@ -43,6 +43,13 @@ class ModelConfig:
         "auto", "auto | sdpa | math (math: explicit softmax, faster for bf16 on CPU)", ("auto", "sdpa", "math")
     )
     hidden_size: int = opt(0, "recurrent models: 0 means n_embd")
+    moe_experts: int = opt(0, "mixture of experts: routed experts in each block's MLP; 0 means a dense MLP")
+    moe_top_k: int = opt(2, "experts each token is routed to")
+    moe_shared: int = opt(0, "shared experts every token goes through (DeepSeekMoE), as one MLP of that many widths")
+    moe_hidden: int = opt(0, "each expert's hidden width; 0 means the dense MLP's (mlp_hidden or its default)")
+    moe_capacity: float = opt(0.0, "expert capacity factor: at most ceil(c N K / E) tokens an expert; 0 means dropless")
+    moe_aux_weight: float = opt(0.01, "weight of the load-balancing loss (Switch Transformer)")
+    moe_z_weight: float = opt(0.001, "weight of the router z-loss (ST-MoE)")
 
     @property
     def kv_heads(self) -> int:

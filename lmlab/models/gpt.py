@@ -30,6 +30,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 
 from lmlab.models.config import ModelConfig
+from lmlab.models.moe import MoE, active_params
 
 
 def sinusoidal_table(T: int, C: int) -> torch.Tensor:
@@ -205,16 +206,23 @@ class CausalSelfAttention(nn.Module):
         return F.dropout(self.c_proj(y), p=p, training=self.training)
 
 
+def mlp_hidden(cfg: ModelConfig) -> int:
+    """The dense MLP's hidden width: mlp_hidden, else 4C (gelu, relu2), or for swiglu 2/3 of 4C, which keeps the GELU
+    MLP's parameter count (Shazeer 2020), rounded up to 64."""
+    if cfg.mlp_hidden:
+        return cfg.mlp_hidden
+    return 64 * math.ceil(8 * cfg.n_embd / 3 / 64) if cfg.mlp == "swiglu" else 4 * cfg.n_embd
+
+
 class MLP(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, hidden: int = 0):
+        """hidden: the hidden width (an MoE expert's); 0 means mlp_hidden(cfg)."""
         super().__init__()
         self.activation = cfg.mlp
+        self.hidden = hidden = hidden or mlp_hidden(cfg)
         if self.activation == "swiglu":
-            # 2/3 of 4C keeps the parameter count of the GELU MLP (Shazeer 2020), rounded to 64.
-            hidden = cfg.mlp_hidden or 64 * math.ceil(8 * cfg.n_embd / 3 / 64)
             self.c_fc = Linear(cfg.n_embd, 2 * hidden, bias=cfg.bias)  # gate and up projections, stacked
         else:
-            hidden = cfg.mlp_hidden or 4 * cfg.n_embd  # gelu and relu2: the same parameters at the same width
             self.c_fc = Linear(cfg.n_embd, hidden, bias=cfg.bias)
         self.c_proj = Linear(hidden, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -237,7 +245,7 @@ class Block(nn.Module):
         self.ln_1 = make_norm(cfg)
         self.attn = CausalSelfAttention(cfg, layer)
         self.ln_2 = make_norm(cfg)
-        self.mlp = MLP(cfg)
+        self.mlp = MoE(cfg, lambda hidden: MLP(cfg, hidden)) if cfg.moe_experts else MLP(cfg)
 
     def forward(self, x, rope=None, cache=None):
         x = x + self.attn(self.ln_1(x), rope, cache)
@@ -288,9 +296,10 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def num_params(self, non_embedding: bool = True) -> int:
-        """Parameters, without the position table by default (it does no matmul work)."""
-        n = sum(p.numel() for p in self.parameters())
+    def num_params(self, non_embedding: bool = True, active: bool = False) -> int:
+        """Parameters, without the position table by default (it does no matmul work); active: only those a token's
+        forward uses (an MoE layer's routed experts count K of E)."""
+        n = active_params(self) if active else sum(p.numel() for p in self.parameters())
         if non_embedding and hasattr(self, "wpe"):
             n -= self.wpe.weight.numel()
         return n
@@ -303,7 +312,7 @@ class GPT(nn.Module):
         this implies by the matmul peak measured on the machine (lmlab.device.measure_peak_flops), not a datasheet.
         """
         cfg = self.config
-        return 6 * self.num_params() + 6 * cfg.n_layer * cfg.n_embd * cfg.block_size
+        return 6 * self.num_params(active=True) + 6 * cfg.n_layer * cfg.n_embd * cfg.block_size
 
     def new_cache(self, batch_size: int, device) -> KVCache:
         return KVCache(self.config, batch_size, device, dtype=self.lm_head.weight.dtype)

@@ -38,7 +38,9 @@ from lmlab.device import (
 from lmlab.errors import LmlabError
 from lmlab.losses import Loss
 from lmlab.models import lora
+from lmlab.models.config import ModelConfig
 from lmlab.models.lora import LoraSection
+from lmlab.models.moe import check_moe
 from lmlab.runs import RunFolder
 from lmlab.sharding import gathered
 from lmlab.tokenizer import Tokenizer
@@ -107,6 +109,8 @@ def train_stage(
     On resume the saved config is the base and only explicitly given overrides change it.
     """
     stage = config.STAGE
+    if isinstance(getattr(config, "model", None), ModelConfig):
+        check_moe(config.model)  # before anything is read or written
     run = RunFolder(resume or out or default_out(stage))
     dist_info, device = init_distributed(config.train.device)
     # Rank 0 checks and claims the folder (the other ranks only read a resumed run's record), and holds
