@@ -809,9 +809,10 @@ def frontier_reward_at(mode: str, key: str = "kl") -> str:
         for x in grid:
             values = [v[key]["reward_at"][x][m] for v in verdicts if v[key]["reward_at"][x].get(m) is not None]
             cells.append(f"{statistics.median(values):.3f} ({len(values)})" if values else "-")
-        rows.append((m, *cells))
+        if any(c != "-" for c in cells):  # best-of-N's KL stays below the grid's per response
+            rows.append((m, *cells))
     unit = "nats per response" if key == "kl" else "nats per token"
-    return "\n".join(table(f"reward at KL ({unit}) | " + " | ".join(grid), rows)) + "\n"
+    return "\n".join(table(f"reward at KL ({unit}) | " + " | ".join(grid), rows))
 
 
 def frontier_headline() -> str:
