@@ -5,11 +5,11 @@ experts; the token goes to its K most probable experts, weighted by their probab
 (Mixtral, Jiang et al. 2024), and the experts' outputs are summed. `--moe-shared S` adds S experts' width that every
 token goes through, unweighted (DeepSeekMoE, Dai et al. 2024; MiniMind), as one MLP of S times the expert width.
 
-Dispatch is dropless by default: the (token, expert) assignments are sorted by expert and each expert computes all of
-its tokens in one matmul (grouped computation, as MegaBlocks). With `--moe-capacity c > 0` an expert takes at most
-ceil(c * N * K / E) of the N tokens' assignments (Switch Transformer, Fedus et al. 2022), earliest tokens first; the
-rest are dropped (their share of the output is 0 and the residual carries the token on), and the share dropped is
-logged.
+Dispatch is dropless by default: the (token, expert) assignments are sorted by expert, gathered once, each expert
+computes its contiguous rows in one matmul (grouped computation, as MegaBlocks), and one weighted scatter adds the
+results back. With `--moe-capacity c > 0` an expert takes at most ceil(c * N * K / E) of the N tokens' assignments
+(Switch Transformer, Fedus et al. 2022), earliest tokens first; the rest are dropped (their share of the output is 0
+and the residual carries the token on), and the share dropped is logged.
 
 Two auxiliary losses keep the router healthy, added to the training loss by the trainer (`aux_losses`):
 - load balancing (Switch, GShard): E * sum_e f_e P_e, with f_e the share of the N * K assignments that went to expert
@@ -72,18 +72,21 @@ class MoE(nn.Module):
         expert = top_i.flatten()  # assignment a = token * K + slot
         order = torch.argsort(expert, stable=True)  # by expert, earliest token first within each
         counts = torch.bincount(expert, minlength=E)
-        limit = math.ceil(self.capacity * N * K / E) if self.capacity > 0 else N * K
-        out = torch.zeros_like(flat)
-        start, kept = 0, 0
-        for e, count in enumerate(counts.tolist()):
-            rows = order[start : start + min(count, limit)]
-            start += count
-            kept += (
-                rows.numel()
-            )  # an expert without tokens still runs (on none): every weight gets a gradient, as DDP expects
-            token = rows // K
-            y = self.experts[e](flat[token]) * weights.flatten()[rows, None].to(flat.dtype)
-            out.index_add_(0, token, y)
+        if self.capacity > 0:  # keep each expert's first ceil(c N K / E) assignments
+            limit = math.ceil(self.capacity * N * K / E)
+            starts = torch.cumsum(counts, 0) - counts
+            order = order[torch.arange(order.numel(), device=order.device) - starts[expert[order]] < limit]
+            kept_counts = counts.clamp(max=limit)
+        else:
+            kept_counts = counts
+        token = order // K
+        # One gather of every kept assignment's input, one matmul per expert on its contiguous rows (an expert without
+        # tokens runs on none, so every weight gets a gradient, as DDP expects), one weighted scatter back.
+        chunks = flat[token].split(kept_counts.tolist())
+        y = torch.cat([expert_mlp(chunk) for expert_mlp, chunk in zip(self.experts, chunks)])
+        y = y * weights.flatten()[order, None].to(y.dtype)
+        out = torch.zeros_like(flat).index_add_(0, token, y.to(flat.dtype))
+        kept = order.numel()
         if self.shared is not None:
             out = out + self.shared(flat)
         load = counts.float() / (N * K)
