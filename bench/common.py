@@ -37,6 +37,12 @@ def spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def spread_present(values: list) -> dict | None:
+    """spread() of the values that are not None (a figure some seeds or points lack); None when none has it."""
+    present = [v for v in values if v is not None]
+    return spread(present) if present else None
+
+
 def fmt(s: dict, digits: int = 0) -> str:
     """A spread as 'median [min, max]'."""
     return f"{s['median']:,.{digits}f} [{s['min']:,.{digits}f}, {s['max']:,.{digits}f}]"

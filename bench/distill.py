@@ -17,15 +17,15 @@ the teacher's own figures on the same batches.
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from common import environment, print_environment, save_result
+from common import spread_present as summary
 
-from lmlab.eval.perplexity import metrics_from_loss, sampled_loss, split_prefix
+from lmlab.eval.perplexity import held_out_metrics
 from lmlab.runs import RunFolder, load_run
 from lmlab.stages.distill import HALF, DistillConfig, distill
 from lmlab.stages.pretrain import PretrainConfig, pretrain
@@ -60,18 +60,7 @@ def teacher_figures(teacher: Path, eval_iters: int, seed: int) -> dict:
     loaded = load_run(teacher)
     corpus = RunFolder(teacher).read_config()["corpus"]
     data = prepare_data(corpus["data"], loaded.tokenizer, corpus["val_fraction"], None, False)
-    figures = {}
-    for name, split in data.held_out.items():
-        mean = sampled_loss(loaded.model, split, eval_iters, COMMON["batch_size"], HALF["block_size"], seed + 1, "cpu")
-        figures.update(metrics_from_loss(mean, data.bytes_per_token[name], split_prefix(name)))
-    return figures
-
-
-def summary(values: list) -> dict | None:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+    return held_out_metrics(loaded.model, data, eval_iters, COMMON["batch_size"], HALF["block_size"], seed + 1, "cpu")
 
 
 def main():

@@ -18,12 +18,12 @@ A seed whose folder already holds a finished frontier is read, not run again (so
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 from common import environment, print_environment, save_result
+from common import spread_present as summary
 
 from lmlab.experiments.frontier import FrontierConfig, plot_frontier, run_frontier
 
@@ -87,13 +87,6 @@ def verdict(result: dict) -> dict:
             "reward_at": {f"{x:g}": {m: reward_at(line, x) for m, line in lines.items()} for x in KL_GRID[key]},
         }  # fmt: skip
     return out
-
-
-def summary(values: list) -> dict | None:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def aggregate(results: list[dict]) -> dict:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from common import environment, print_environment, save_result
+from common import spread as summary
 
 from lmlab.runs import load_run
 from lmlab.stages.pretrain import PretrainConfig, pretrain
@@ -54,10 +55,6 @@ def train(side: str, seed: int, seconds: float, eval_iters: int, compile_: bool,
         figures.update({k.split("/")[1]: last[k] for k in keys})
         figures["load_max_median"] = statistics.median(r["moe/load_max"] for r in records if "moe/load_max" in r)
     return figures
-
-
-def summary(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
 def main():

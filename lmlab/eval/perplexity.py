@@ -45,6 +45,16 @@ def sampled_loss(model, split: np.ndarray, iters: int, batch_size: int, block_si
     return total / count
 
 
+def held_out_metrics(model, data, iters: int, batch_size: int, block_size: int, seed: int, device) -> dict:
+    """Loss, perplexity and bits per byte of every held-out split of a token corpus (lmlab.data.tokens.TokenData):
+    "val" as val_*, each other split the corpus names as val_NAME_*; `iters` fixed batches each (sampled_loss)."""
+    metrics = {}
+    for name, split in data.held_out.items():
+        mean = sampled_loss(model, split, iters, batch_size, block_size, seed, device)
+        metrics.update(metrics_from_loss(mean, data.bytes_per_token[name], split_prefix(name)))
+    return metrics
+
+
 @torch.no_grad()
 def full_loss(
     model, split: np.ndarray, block_size: int, batch_size: int, device, max_tokens: int = 0, progress=None

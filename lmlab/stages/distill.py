@@ -26,11 +26,10 @@ import numpy as np
 import torch
 
 from lmlab.config import StageConfig, TrainConfig, opt, section_from_dict
-from lmlab.data import tasks
 from lmlab.data.batching import head_mask
 from lmlab.data.tokens import prepare_data, random_batch
 from lmlab.errors import LmlabError
-from lmlab.eval.perplexity import metrics_from_loss, sampled_loss, split_prefix
+from lmlab.eval.perplexity import held_out_metrics
 from lmlab.inference.generate import generate_batch, stop_ids
 from lmlab.losses import IGNORE
 from lmlab.losses.distill import KINDS, distillation_loss, divergence
@@ -38,7 +37,7 @@ from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
 from lmlab.runs import RunFolder, load_run
 from lmlab.stages.recipe import Context, Recipe, new_model, train_stage
-from lmlab.stages.sft import BUILTINS, BucketedBatches, masked_loss, prepare_sft_data
+from lmlab.stages.sft import BUILTINS, BucketedBatches, builtin_draws, collate, masked_loss, prepare_sft_data
 
 HALF = dict(n_layer=4, n_head=4, n_embd=176, block_size=128, pos_encoding="rope", norm="rmsnorm", mlp="swiglu",
             bias=False)  # fmt: skip
@@ -68,30 +67,11 @@ class DistillSection:
 class DistillConfig(StageConfig):
     STAGE: ClassVar[str] = "distill"
     PRESETS: ClassVar[dict[str, dict]] = {
-        "half": dict(
-            HALF,
-            max_iters=2000,
-            batch_size=16,
-            lr=2e-3,
-            min_lr=2e-4,
-            warmup_iters=100,
-            eval_interval=250,
-            eval_iters=10,
-        ),  # fmt: skip
-        "tiny": dict(
-            n_layer=1,
-            n_head=2,
-            n_embd=16,
-            block_size=32,
-            max_iters=6,
-            batch_size=4,
-            lr=3e-3,
-            warmup_iters=2,
-            eval_interval=3,
-            eval_iters=2,
-            log_interval=1,
-        ),  # fmt: skip
-    }
+        "half": dict(HALF, max_iters=2000, batch_size=16, lr=2e-3, min_lr=2e-4, warmup_iters=100, eval_interval=250,
+                     eval_iters=10),
+        "tiny": dict(n_layer=1, n_head=2, n_embd=16, block_size=32, max_iters=6, batch_size=4, lr=3e-3,
+                     warmup_iters=2, eval_interval=3, eval_iters=2, log_interval=1),
+    }  # fmt: skip
     model: ModelConfig = field(default_factory=lambda: ModelConfig(**HALF))
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillSection = field(default_factory=DistillSection)
@@ -155,8 +135,7 @@ def build(config: DistillConfig, ctx: Context) -> Recipe:
     record = {"teacher": {"run": str(teacher_run.path.resolve()), "weights_sha256": teacher_run.weights_sha256()}}
 
     if data_name in BUILTINS or data_name.endswith(".jsonl"):  # conversations, as SFT
-        size = min(tasks.BUILTIN_SIZE, t.max_iters * t.batch_size * t.grad_accum * ctx.dist.world_size)
-        sft_data = prepare_sft_data(data_name, tokenizer, T, t.seed, size)
+        sft_data = prepare_sft_data(data_name, tokenizer, T, t.seed, builtin_draws(t, ctx.dist.world_size))
         pad_id = tokenizer.special_id("<|pad|>")
         bucketed = BucketedBatches(sft_data.train, t.batch_size, t.seed, pad_id)
 
@@ -201,10 +180,7 @@ def build(config: DistillConfig, ctx: Context) -> Recipe:
             return kd(model(batch["inputs"]), teacher_logits, batch["targets"])
 
         def evaluate(model) -> dict:
-            metrics = {}
-            for name, split in data.held_out.items():
-                mean = sampled_loss(model, split, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
-                metrics.update(metrics_from_loss(mean, data.bytes_per_token[name], split_prefix(name)))
+            metrics = held_out_metrics(model, data, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
             held = [random_batch(data.val, i, t.batch_size, T, t.seed + 1) for i in range(t.eval_iters)]
             metrics["val_kl"] = held_out_kl(model, teacher, [{"inputs": x, "targets": y} for x, y in held], ctx.device)
             return metrics
@@ -219,8 +195,6 @@ def student_replies(model, batch: dict, stop: tuple[int, ...], pad_id: int, seed
     """The batch with each conversation cut after its first assistant prompt and answered by the model itself
     (sampled at temperature 1, up to a stop token or the context): inputs and targets of those replies, the reply
     tokens learned (GKD's on-policy data)."""
-    from lmlab.stages.sft import collate
-
     core = model.module if hasattr(model, "module") else model
     learned = batch["targets"] != IGNORE
     prompts = [batch["inputs"][b, : int(learned[b].nonzero()[0]) + 1].tolist() for b in range(len(learned))]
@@ -238,8 +212,6 @@ def student_replies(model, batch: dict, stop: tuple[int, ...], pad_id: int, seed
 
 
 def sft_val_batches(sft_data, pad_id: int, batch_size: int) -> list[dict]:
-    from lmlab.stages.sft import collate
-
     val = [sft_data.val[i] for i in range(len(sft_data.val))]
     return [collate(val[i : i + batch_size], pad_id) for i in range(0, len(val), batch_size)]
 

@@ -18,7 +18,7 @@ import torch
 from lmlab.config import StageConfig, TrainConfig, opt
 from lmlab.data.tokens import prepare_data, prepare_tokenizer, random_batch, sequential_batch
 from lmlab.errors import LmlabError
-from lmlab.eval.perplexity import metrics_from_loss, sampled_loss, split_prefix
+from lmlab.eval.perplexity import held_out_metrics
 from lmlab.losses import Loss, cross_entropy
 from lmlab.models import build_model
 from lmlab.models.config import ModelConfig
@@ -124,11 +124,7 @@ def build(config: PretrainConfig, ctx: Context) -> Recipe:
         batches, loss = carried_state_recipe(config, data.train, ctx.dist.world_size)
 
     def evaluate(model) -> dict:
-        metrics = {}
-        for name, split in data.held_out.items():  # "val", and the corpus's other held-out splits as val_NAME_*
-            mean = sampled_loss(model, split, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
-            metrics.update(metrics_from_loss(mean, data.bytes_per_token[name], split_prefix(name)))
-        return metrics
+        return held_out_metrics(model, data, t.eval_iters, t.batch_size, T, t.seed + 1, ctx.device)
 
     corpus = {"data": d.data, "val_fraction": d.val_fraction, "cache_dir": d.cache_dir}  # where bpb is measured
     return Recipe(

@@ -95,6 +95,12 @@ class SFTData:
     val: TokenizedConversations
 
 
+def builtin_draws(t: TrainConfig, world_size: int) -> int:
+    """How many built-in conversations a run draws: a short run only those it can read (lmlab run --quick: 14,400 of
+    100,000)."""
+    return min(tasks.BUILTIN_SIZE, t.max_iters * t.batch_size * t.grad_accum * world_size)
+
+
 def prepare_sft_data(data: str, tokenizer: Tokenizer, block_size: int, seed: int, size: int | None = None) -> SFTData:
     """Read (or generate, for BUILTINS: `size` conversations, tasks.BUILTIN_SIZE by default) conversations, render
     them and apply the truncation rule."""
@@ -221,9 +227,9 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
             raise LmlabError(f"{init_run.path}: sft needs a GPT model, the run is {record['model']['arch']}")
     tokenizer = source.tokenizer()
     model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
-    # A short run draws only the built-in conversations it can read (lmlab run --quick: 14,400 of 100,000).
-    size = min(tasks.BUILTIN_SIZE, t.max_iters * t.batch_size * t.grad_accum * ctx.dist.world_size)
-    sft_data = prepare_sft_data(s.data, tokenizer, model_config.block_size, t.seed, size)
+    sft_data = prepare_sft_data(
+        s.data, tokenizer, model_config.block_size, t.seed, builtin_draws(t, ctx.dist.world_size)
+    )
     train = sft_data.train
     if ctx.dist.is_main and (train.truncated or train.dropped):
         print(
