@@ -914,7 +914,56 @@ def distill_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+TOOL_TASKS = {"add_3d": "3-digit addition", "add_4d": "4-digit addition", "mul_2x2": "2x2-digit multiplication",
+              "tool_phrasings": "held-out phrasings (3-digit +, -, 2x2 *)"}  # fmt: skip
+
+
+def pct_range(s: dict | None) -> str:
+    """'median [min, max]' of a share, in percent."""
+    return "" if s is None else f"{100 * s['median']:.1f}% [{100 * s['min']:.1f}, {100 * s['max']:.1f}]"
+
+
+def tools_table() -> str:
+    """docs/figures.md: arithmetic with and without the calculator, per task, over seeds."""
+    r = load(INTEL, "tools")
+    s, per_seed = r["summary"], r["per_seed"]
+    rows = []
+    for name in r["tasks"]:
+        each = {side: ", ".join(f"{100 * x['tasks'][name]['accuracy']:.1f}" for x in per_seed[side])
+                for side in ("direct", "tool")}  # fmt: skip
+        rows.append((TOOL_TASKS[name], pct_range(s["direct"][name]["accuracy"]), each["direct"],
+                     pct_range(s["tool"][name]["accuracy"]), each["tool"], pct_range(s["tool"][name]["called"]),
+                     pct_range(s["tool"][name]["parsed"])))  # fmt: skip
+    seeds = ", ".join(str(x["seed"]) for x in per_seed["tool"])
+    steps = "lmlab sft's default steps" if not r["max_iters"] else f"{r['max_iters']} SFT steps"
+    lines = [
+        f"{machine_line(r['machine'])}; `bench/results/{INTEL}/tools.json`; {r['n']} held-out instances a task, "
+        f"greedy; {steps}; median [min, max] over seeds {seeds}, then each seed:",
+        "",
+        *table("held-out task | without the tool | each seed | with the tool | each seed | replies that call | calls "
+               "that parse", rows),
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def tools_headline() -> str:
+    """README: the tool's accuracy against the direct answers, one line."""
+    r = load(INTEL, "tools")
+    s = r["summary"]
+    parts = [f"{TOOL_TASKS[name]} {pct_range(s['direct'][name]['accuracy'])} without the tool, "
+             f"{pct_range(s['tool'][name]['accuracy'])} with it" for name in r["tasks"]]  # fmt: skip
+    parsed = min(s["tool"][name]["parsed"]["min"] for name in r["tasks"] if s["tool"][name]["parsed"])
+    return (
+        f"Arithmetic through the calculator, {len(r['per_seed']['tool'])} seeds (`python bench/tools.py --pretrain "
+        f"RUN/pretrain`, {machine_line(r['machine'])}; median [min, max] of {r['n']} held-out questions a task): "
+        + "; ".join(parts)
+        + f". Every seed's calls parse at least {100 * parsed:.1f}% of the time.\n"
+    )
+
+
 TABLES = {
+    "tools": tools_table,
+    "tools-headline": tools_headline,
     "fsdp": fsdp,
     "lora": lora,
     "lora-quality": lora_quality,

@@ -220,6 +220,7 @@ def cmd_run(args):
         scale=args.scale,
         processes=args.processes,
         data=args.data,
+        tools=args.tools,
     )
     print(f"report: {path / 'report.md'}")
 
@@ -322,6 +323,8 @@ COMMANDS = {
             "list); default: the built-in default corpus"),
         arg("--processes", type=int, default=None,
             help="with --scale gpu: processes per training stage (default: the CUDA devices)"),
+        arg("--tools", action="store_true", help="SFT answers the arithmetic drills through the calculator tool "
+            "(lmlab sft --tools), and every later stage and evaluation runs it when the model calls"),
         DEVICE,
         arg("--seed", type=int, default=None,
             help="every stage's training seed (default: 1337); evaluations stay fixed"),

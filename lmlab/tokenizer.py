@@ -4,7 +4,9 @@ Both are saved as one `tokenizer.json` that `tokenizers.Tokenizer.from_file` and
 `transformers.PreTrainedTokenizerFast(tokenizer_file=...)` load, and both round-trip any UTF-8
 text exactly: the character tokenizer falls back to byte tokens (<0x00>..<0xFF>) for characters
 it did not see in training, and byte-level BPE covers every byte by construction.
-The chat special tokens are reserved from the start so later stages need no resizing.
+The chat special tokens are reserved from the start so later stages need no resizing. The last two,
+TOOL_TOKENS, came with tool use (lmlab.tools): a tokenizer trained before has the first seven only, loads
+as before, and its runs refuse tool calls by name (`has_tools`).
 
 Text is always text: `encode` never turns a literal "<|end|>" in its input into the control token,
 so neither a corpus nor a chat user can forge a turn. Only code places special ids, through
@@ -20,7 +22,10 @@ from tokenizers import decoders, models, pre_tokenizers, trainers
 
 from lmlab.errors import LmlabError
 
-SPECIAL_TOKENS = ["<|bos|>", "<|eos|>", "<|pad|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+CHAT_TOKENS = ["<|bos|>", "<|eos|>", "<|pad|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+# <|call|> opens a tool call inside an assistant turn; <|tool|> opens the turn that carries the tool's result.
+TOOL_TOKENS = ["<|call|>", "<|tool|>"]
+SPECIAL_TOKENS = CHAT_TOKENS + TOOL_TOKENS  # what every tokenizer trained now reserves, in this order
 
 
 class Tokenizer:
@@ -31,10 +36,22 @@ class Tokenizer:
         # Split special-token strings in the input like any other text. The flag is not saved in
         # tokenizer.json, so it is set here, for trained and loaded tokenizers alike.
         hf.encode_special_tokens = True
-        missing = [t for t in SPECIAL_TOKENS if hf.token_to_id(t) is None]
+        missing = [t for t in CHAT_TOKENS if hf.token_to_id(t) is None]
         if missing:
             raise LmlabError(f"tokenizer lacks the reserved special tokens {missing}")
         self.kind = "char" if isinstance(hf.model, models.BPE) and hf.pre_tokenizer is None else "bpe"
+
+    @property
+    def has_tools(self) -> bool:
+        """Whether the tool-call tokens are reserved (every tokenizer trained since tool use came)."""
+        return all(self.hf.token_to_id(t) is not None for t in TOOL_TOKENS)
+
+    def require_tools(self, where: str = "this run"):
+        if not self.has_tools:
+            raise LmlabError(
+                f"{where}: the tokenizer has no tool-call tokens {TOOL_TOKENS}: it was trained before lmlab had tool "
+                "use; pre-train a new run (its tokenizer reserves them) to train or run tool calls"
+            )
 
     @property
     def vocab_size(self) -> int:

@@ -359,3 +359,20 @@ def test_what_the_page_sends_fits_keeps_the_system_prompt_and_matches_lmlab_chat
     dimmed = browser.execute_script("return [...document.querySelectorAll('#messages .message')]"
                                     ".map(e => e.classList.contains('unseen'))")  # fmt: skip
     assert dimmed == [True] * (20 - seen) + [False] * seen
+
+
+def test_a_call_the_server_runs_shows_in_the_reply(browser):
+    from test_tools import Scripted, calls_then_echoes
+
+    tok = train_char(["What is 0123456789 + - * ? and"])
+    with running_server(Service(Scripted(tok, calls_then_echoes), tok, "calculating", 2)) as base_url:
+        open_page(browser, base_url)
+        set_value(browser, "temperature", 0)
+        say(browser, "What is 12 + 30?")
+        wait_for_reply(browser, 1)
+        script = "return [...document.querySelectorAll('#messages .assistant .tool')].map(e => e.textContent)"
+        assert browser.execute_script(script) == ["calculator: 12 + 30 = 42"]
+        assert last_reply(browser)[0] == "calculator: 12 + 30 = 4242"  # the call's line, then the answer
+        say(browser, "What is 7 * 6?")  # the next request sends the answer (the call is not part of the history)
+        wait_for_reply(browser, 2)
+        assert browser.execute_script(script) == ["calculator: 12 + 30 = 42", "calculator: 7 * 6 = 42"]

@@ -15,7 +15,7 @@ from safetensors.torch import save_model
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from lmlab.data.conversations import render, render_prompt
+from lmlab.data.conversations import check_messages, render, render_prompt
 from lmlab.errors import LmlabError
 from lmlab.eval.perplexity import evaluate_run
 from lmlab.inference.generate import generate
@@ -127,7 +127,14 @@ CONVERSATIONS = [
         {"role": "user", "content": ""},
         {"role": "assistant", "content": " lazy dog "},
     ],
-]
+    [  # a calculator call in transformers' form (arguments as a dict) and its result
+        {"role": "user", "content": "What is 12 + 30?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "calculator", "arguments": {"expression": "12 + 30"}}}]},
+        {"role": "tool", "content": "42"},
+        {"role": "assistant", "content": "42"},
+    ],
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", ["char", "bpe"])
@@ -136,9 +143,10 @@ def test_exported_chat_template_gives_lmlabs_ids(char_tok, bpe_tok, tmp_path, ki
     out = export_hf(make_run(tmp_path / "run", tok, **GPT2), tmp_path / "hf")
     hf_tok = AutoTokenizer.from_pretrained(str(out))
     for messages in CONVERSATIONS:
-        assert hf_tok.apply_chat_template(messages, return_dict=False) == render(tok, messages)[0]
+        ours = check_messages(messages, "test", require_assistant=False)
+        assert hf_tok.apply_chat_template(messages, return_dict=False) == render(tok, ours)[0]
         prompt = hf_tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=False)
-        assert prompt == render_prompt(tok, messages)
+        assert prompt == render_prompt(tok, ours)
     assert hf_tok.encode("the fox 你好", add_special_tokens=False) == tok.encode("the fox 你好")
     assert (hf_tok.bos_token, hf_tok.eos_token, hf_tok.pad_token, hf_tok.model_max_length) == (
         "<|bos|>", "<|eos|>", "<|pad|>", 64,
@@ -262,7 +270,8 @@ def test_imported_model_has_the_logits_of_the_transformers_model(hf_folders, tmp
     assert record["import"]["added_special_tokens"] == SPECIAL_TOKENS and record["stage"] == "import"
     assert sorted(tok.special_id(t) for t in SPECIAL_TOKENS) == list(range(n_tokens, n_tokens + len(SPECIAL_TOKENS)))
     ids, _ = render(tok, [{"role": "user", "content": "the fox"}, {"role": "assistant", "content": "ok"}])
-    assert ids[:2] == [tok.special_id("<|bos|>"), tok.special_id("<|user|>")] and tok.vocab_size == n_tokens + 7
+    assert ids[:2] == [tok.special_id("<|bos|>"), tok.special_id("<|user|>")]
+    assert tok.vocab_size == n_tokens + len(SPECIAL_TOKENS)
 
 
 def broken(folder, tmp_path, change):

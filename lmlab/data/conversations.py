@@ -1,15 +1,27 @@
 """Conversations: reading them, and the chat template that turns them into tokens and a loss mask.
 
-A conversation is a list of messages {"role": "system" | "user" | "assistant", "content": str}.
+A conversation is a list of messages {"role": "system" | "user" | "assistant" | "tool", "content": str}.
 The template, with lmlab's reserved special tokens:
 
     <|bos|><|system|>You are...<|end|><|user|>Hi<|end|><|assistant|>Hello!<|end|><|user|>...
 
 (the system part only when there is a system message). The loss mask is 1 exactly on the tokens
 of assistant contents and on the <|end|> that closes each assistant turn: the model learns to
-answer and to stop, never to imitate the user or the template. Only the template places special
-tokens: a literal "<|end|>" inside a message's content is encoded as text (lmlab.tokenizer), so
-neither data nor a chat user can forge a turn.
+answer and to stop, never to imitate the user or the template.
+
+Tool calls (lmlab.tools: the calculator). An assistant turn may end in a call, and the tool's result is a turn of
+its own, after which the assistant goes on:
+
+    <|user|>What is 123 + 456?<|end|><|assistant|><|call|>123 + 456<|end|><|tool|>579<|end|><|assistant|>579<|end|>
+
+The call is learned (its <|call|>, the expression and the <|end|>); the result is not (the tool wrote it). In lmlab's
+messages a call is the assistant message's "call" (the expression); files and the API give it in OpenAI's form,
+{"role": "assistant", "content": ..., "tool_calls": [{"type": "function", "function": {"name": "calculator",
+"arguments": "{\"expression\": \"123 + 456\"}"}}]} then {"role": "tool", "content": "579"}, read by
+check_messages. One call a turn. A tokenizer trained before tool use has no <|call|> and <|tool|> and refuses them.
+
+Only the template places special tokens: a literal "<|end|>" inside a message's content is encoded as text
+(lmlab.tokenizer), so neither data nor a chat user can forge a turn, a call or a tool's result.
 
 Files: conversational JSONL ({"messages": [...]} per line), prompt/completion JSONL
 ({"prompt": ..., "completion": ...} per line, one user and one assistant turn), or a Hugging Face
@@ -25,6 +37,7 @@ rendering them all at once into Python lists took 0.55 GB.
 """
 
 import itertools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +48,8 @@ from lmlab.data.files import jsonl_records
 from lmlab.errors import LmlabError
 from lmlab.tokenizer import Tokenizer
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
+TOOL_NAME = "calculator"  # the one tool lmlab's models call (lmlab.tools.calculator)
 
 
 def check_messages(messages, where: str, require_assistant: bool = True) -> list[dict]:
@@ -51,13 +65,58 @@ def check_messages(messages, where: str, require_assistant: bool = True) -> list
         if m["role"] not in ROLES:
             expected = "expected system, user or assistant"
             raise LmlabError(f"{where}: message {i} has unknown role {m['role']!r} ({expected})")
+        call = tool_call(m, i, where)
+        if m["content"] is None and call is not None:  # OpenAI's assistant message that only calls
+            m = {**m, "content": ""}
         if not isinstance(m["content"], str):
             raise LmlabError(f"{where}: message {i} content must be a string, got {type(m['content']).__name__}")
         if m["role"] == "system" and i != 0:
             raise LmlabError(f"{where}: message {i} is a system message; only the first message may be one")
+        previous = messages[i - 1] if i else None
+        called = previous is not None and previous["role"] == "assistant"
+        called = called and tool_call(previous, i - 1, where) is not None
+        if m["role"] == "tool" and not called:
+            raise LmlabError(f"{where}: message {i} is a tool result, but message {i - 1} is not an assistant call")
+        if called and m["role"] != "tool":
+            raise LmlabError(f"{where}: message {i - 1} calls the {TOOL_NAME}, so message {i} must be its tool result")
     if require_assistant and not any(m["role"] == "assistant" for m in messages):
         raise LmlabError(f"{where}: the conversation has no assistant turn, so nothing to learn from")
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
+    out = []
+    for i, m in enumerate(messages):
+        call = tool_call(m, i, where)
+        out.append({"role": m["role"], "content": m["content"] or ""} | ({"call": call} if call is not None else {}))
+    return out
+
+
+def tool_call(m: dict, i: int, where: str) -> str | None:
+    """The expression an assistant message calls the calculator with (lmlab's "call", or OpenAI's "tool_calls"), or
+    None."""
+    if m["role"] != "assistant":
+        if "call" in m or m.get("tool_calls"):
+            raise LmlabError(f"{where}: message {i} is a {m['role']} message; only assistant messages call tools")
+        return None
+    if "call" in m:
+        if not isinstance(m["call"], str):
+            raise LmlabError(f'{where}: message {i} "call" must be a string (the expression)')
+        return m["call"]
+    calls = m.get("tool_calls")
+    if not calls:
+        return None
+    expected = f'[{{"type": "function", "function": {{"name": "{TOOL_NAME}", "arguments": {{"expression": "..."}}}}}}]'
+    if not isinstance(calls, list) or len(calls) != 1:
+        raise LmlabError(f"{where}: message {i} tool_calls: one call a turn in lmlab's template; expected {expected}")
+    function = calls[0].get("function") if isinstance(calls[0], dict) else None
+    if not isinstance(function, dict) or function.get("name") != TOOL_NAME:
+        raise LmlabError(f"{where}: message {i} tool_calls: the one tool is {TOOL_NAME!r}; expected {expected}")
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            raise LmlabError(f"{where}: message {i} tool_calls: arguments is not JSON; expected {expected}") from None
+    if not isinstance(arguments, dict) or not isinstance(arguments.get("expression"), str):
+        raise LmlabError(f'{where}: message {i} tool_calls: arguments must be {{"expression": a string}}')
+    return arguments["expression"]
 
 
 def from_record(record, where: str) -> list[dict]:
@@ -109,23 +168,30 @@ def hf_dataset_rows(path: Path, what: str) -> Iterable[dict]:
 
 
 def render(tokenizer: Tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
-    """Token ids of a whole conversation and its loss mask (1 on assistant content and its <|end|>)."""
-    return _assemble(tokenizer, messages, tokenizer.encode_batch([m["content"] for m in messages]))
+    """Token ids of a whole conversation and its loss mask (1 on assistant content, calls and their <|end|>)."""
+    return render_all(tokenizer, [messages])[0]
+
+
+def _texts(m: dict) -> list[str]:
+    return [m["content"], m["call"]] if "call" in m else [m["content"]]
 
 
 def render_all(tokenizer: Tokenizer, conversations: list[list[dict]]) -> list[tuple[list[int], list[int]]]:
     """render() of many conversations, encoding all their contents in one parallel batch."""
-    contents = iter(tokenizer.encode_batch([m["content"] for c in conversations for m in c]))
-    return [_assemble(tokenizer, c, [next(contents) for _ in c]) for c in conversations]
+    if not tokenizer.has_tools and any("call" in m or m["role"] == "tool" for c in conversations for m in c):
+        tokenizer.require_tools("a conversation with a tool call")
+    encoded = iter(tokenizer.encode_batch([t for c in conversations for m in c for t in _texts(m)]))
+    return [_assemble(tokenizer, c, [[next(encoded) for _ in _texts(m)] for m in c]) for c in conversations]
 
 
-def _assemble(tokenizer: Tokenizer, messages: list[dict], contents: list[list[int]]) -> tuple[list[int], list[int]]:
+def _assemble(tokenizer: Tokenizer, messages: list[dict], texts: list[list[list[int]]]) -> tuple[list[int], list[int]]:
     ids, mask = [tokenizer.special_id("<|bos|>")], [0]
     end = tokenizer.special_id("<|end|>")
-    for m, content in zip(messages, contents):
+    for m, (content, *call) in zip(messages, texts):
         learn = int(m["role"] == "assistant")
-        ids += [tokenizer.special_id(f"<|{m['role']}|>"), *content, end]
-        mask += [0] + [learn] * (len(content) + 1)
+        body = [*content, tokenizer.special_id("<|call|>"), *call[0]] if call else content
+        ids += [tokenizer.special_id(f"<|{m['role']}|>"), *body, end]
+        mask += [0] + [learn] * (len(body) + 1)
     return ids, mask
 
 

@@ -77,6 +77,27 @@ def multiplication(rng):
     return f"What is {a} * {b}?", str(a * b)
 
 
+def multiplication_2x2(rng):
+    a, b = _number(rng, 2), _number(rng, 2)
+    return f"What is {a} * {b}?", str(a * b)
+
+
+TOOL_PHRASING_TASKS = ("add_3d", "sub", "mul_2x2")  # whose held-out instances tool_phrasings asks
+
+
+def tool_phrasings_test(n: int) -> list[tuple[str, str]]:
+    """Held-out instances of TOOL_PHRASING_TASKS in turn, each asked in a held-out phrasing (lmlab.data.arithmetic)."""
+    from lmlab.data.arithmetic import rephrase_test
+
+    per_task = [held_out_draws(task(name).make, n) for name in TOOL_PHRASING_TASKS]
+    mixed = [pair for k in range(n) for pairs in per_task if k < len(pairs) for pair in [pairs[k]]][:n]
+    return [(rephrase_test(prompt, k), answer) for k, (prompt, answer) in enumerate(mixed)]
+
+
+def tool_phrasings(rng):
+    raise LmlabError("tool_phrasings is an evaluation of held-out phrasings: nothing of it is trained")
+
+
 @functools.cache
 def _words(lo: int, hi: int) -> tuple[str, ...]:
     return tuple(w for w in corpus_words() if lo <= len(w) <= hi)
@@ -239,6 +260,10 @@ TASKS = {
         Task("add_4d", "addition of two 4-digit numbers", addition(4)),
         Task("sub", "subtraction of 1-4 digit numbers, non-negative result", subtraction),
         Task("mul", "multiplication of 1-2 digit numbers", multiplication),
+        Task("mul_2x2", "multiplication of two 2-digit numbers", multiplication_2x2),
+        Task("tool_phrasings", "3-digit addition, subtraction and 2x2-digit multiplication of held-out instances "
+             "asked in phrasings no training data uses ('What is the product of 12 and 34?'; lmlab.data.arithmetic)",
+             tool_phrasings, tool_phrasings_test),
         Task("spell", "spell a corpus word letter by letter", spell),
         Task("count_letter", "count a letter in a corpus word", count_letter),
         Task("reverse_word", "reverse a corpus word of 3-6 letters, letter by letter", reverse_word),
@@ -340,13 +365,30 @@ def train_example(name: str, rng: np.random.Generator) -> tuple[str, str]:
     return train_draw(task(name).make, rng)
 
 
-def builtin_conversations(n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None) -> list[list[dict]]:
-    """n training conversations drawn from the task mixture (one user and one assistant turn)."""
-    return list(iter_builtin_conversations(n, seed, mixture))
+# The drills whose answers `lmlab sft --tools` sends through the calculator (lmlab.data.arithmetic).
+ARITHMETIC_TASKS = ("add_1d", "add_2d", "add_3d", "add_4d", "sub", "mul", "mul_2x2")
+
+
+def builtin_conversations(
+    n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None, tools: bool = False
+) -> list[list[dict]]:
+    """n training conversations drawn from the task mixture (one user and one assistant turn; with tools, the
+    arithmetic drills answered through the calculator)."""
+    return list(iter_builtin_conversations(n, seed, mixture, tools))
+
+
+def as_conversation(name: str, prompt: str, answer: str, rng, tools: bool) -> list[dict]:
+    """One (prompt, answer) of task `name` as messages; with tools an arithmetic drill goes through the calculator
+    (rephrased at times with rng; rng None keeps the drill's phrasing)."""
+    if tools and name in ARITHMETIC_TASKS:
+        from lmlab.data.arithmetic import tool_conversation
+
+        return tool_conversation(prompt, answer, rng)
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
 
 
 def iter_builtin_conversations(
-    n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None
+    n: int = BUILTIN_SIZE, seed: int = 0, mixture: dict | None = None, tools: bool = False
 ) -> Iterator[list[dict]]:
     """builtin_conversations() one at a time, so SFT data preparation never holds all n."""
     mixture = mixture or MIXTURE
@@ -355,17 +397,18 @@ def iter_builtin_conversations(
     rng = np.random.default_rng([seed, 4])
     for i in rng.choice(len(names), size=n, p=p / p.sum()):
         prompt, answer = train_example(names[i], rng)
-        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        messages = as_conversation(names[i], prompt, answer, rng, tools)
         if rng.random() < SYSTEM_FRACTION:
             messages.insert(0, {"role": "system", "content": SYSTEM_PROMPT})
         yield messages
 
 
-def held_out_conversations(n_per_task: int, mixture: dict | None = None) -> list[list[dict]]:
+def held_out_conversations(n_per_task: int, mixture: dict | None = None, tools: bool = False) -> list[list[dict]]:
     """Held-out conversations of every task in the mixture, for the SFT validation loss (tasks graded by a rule
-    of their own are left out: their references are not replies)."""
+    of their own are left out: their references are not replies); with tools, the arithmetic through the calculator
+    (in the drills' own phrasing)."""
     return [
-        [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        as_conversation(name, prompt, answer, None, tools)
         for name in (mixture or MIXTURE)
         if task(name).grade is None
         for prompt, answer in test_examples(name, n_per_task)

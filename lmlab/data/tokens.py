@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from lmlab.data.corpus import documents, fingerprint, held_out_documents
 from lmlab.errors import LmlabError
-from lmlab.tokenizer import Tokenizer, chunk_lines, train_tokenizer
+from lmlab.tokenizer import SPECIAL_TOKENS, Tokenizer, chunk_lines, train_tokenizer
 
 
 def default_cache_dir() -> Path:
@@ -38,7 +38,8 @@ def prepare_tokenizer(source: str, kind: str, vocab_size: int, cache_dir: str | 
     """A tokenizer file path is loaded; 'char' or 'bpe' is trained on the source once and cached."""
     if kind not in ("char", "bpe"):
         return Tokenizer.load(kind)
-    key = hashlib.blake2b(f"{fingerprint(source)}-{kind}-{vocab_size}".encode(), digest_size=16).hexdigest()
+    specials = ",".join(SPECIAL_TOKENS)  # a tokenizer cached before the tool tokens is not reused
+    key = hashlib.blake2b(f"{fingerprint(source)}-{kind}-{vocab_size}-{specials}".encode(), digest_size=16).hexdigest()
     path = Path(cache_dir or default_cache_dir()) / "tokenizers" / f"{key}.json"
     if path.is_file():
         return Tokenizer.load(path)

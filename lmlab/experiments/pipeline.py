@@ -75,11 +75,13 @@ INSIDE_TEXT = "In the beginning, God created the heavens and the earth."  # what
 
 
 def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: bool = True, seed: int | None = None,
-                 scale: str = "cpu", processes: int | None = None, data: str | None = None) -> Path:  # fmt: skip
+                 scale: str = "cpu", processes: int | None = None, data: str | None = None,
+                 tools: bool = False) -> Path:  # fmt: skip
     """The whole story into `out` (module docstring); seed: every stage's training seed and the pairs' sampling seed
     (default: each stage's own, 1337). The evaluations' prompts and sampling seeds are fixed, whatever the seed.
     scale "gpu": each stage's gpu preset, its training on `processes` processes (default: every CUDA device). data:
-    the pre-training text (default: the built-in corpus)."""
+    the pre-training text (default: the built-in corpus). tools: SFT answers the arithmetic drills through the
+    calculator (lmlab sft --tools); generation runs it wherever the model calls, so every later figure is with it."""
     check_scale(scale, quick)
     root = Path(out or default_out("run"))
     root.mkdir(parents=True, exist_ok=True)
@@ -107,7 +109,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
 
     t = time.perf_counter()
     preset = "quick" if quick else "gpu" if gpu else None
-    sft_config = SFTConfig.build(preset, overrides=common)
+    sft_config = SFTConfig.build(preset, overrides={**common, **({"tools": True} if tools else {})})
     tuned = launch("sft", sft, sft_config, root / "sft", scaled, {"init": pre})
     timings["sft"] = time.perf_counter() - t
     peak_rss["sft"] = peak_rss_mb()
@@ -186,6 +188,16 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         *inside,
         f"## Stage 2: supervised fine-tuning on the built-in `{sft_config.sft.data}` data",
         "",
+        *(
+            [
+                "Arithmetic is answered through the calculator tool (`--tools`): the model writes the expression, the "
+                "calculator's result goes into its context, and it answers from it; every figure below runs the tool "
+                "where the model calls it.",
+                "",
+            ]
+            if tools
+            else []
+        ),
         f"Exact-match accuracy on {n_tasks} held-out instances per task (greedy decoding):",
         "",
         metrics_table({k: accuracy[k] for k in ("pre-trained", "after SFT")}, list(HEADLINE_TASKS)),
@@ -217,6 +229,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     results = {
         "seed": seed,
         "pretrain": lm_metrics,
+        "sft_tools": tools,
         "task_accuracy": accuracy,
         "conversation": talk,
         "replies": replies,

@@ -2,7 +2,10 @@
 
 Each reply is sampled (KV cache, lmlab.inference.generate) from the chat template of the whole conversation
 so far. When that prompt plus room for the reply exceeds the context window, the oldest turns are
-dropped, a user/assistant exchange at a time; the system prompt is never dropped.
+dropped, an exchange at a time (a user message and the replies, calls and results up to the next one); the system
+prompt is never dropped.
+A model that calls the calculator (lmlab.tools.loop) gets its result and goes on; the call shows in the reply as
+"[calculator: 123 + 456 = 579]" and stays in the history as the call and its result.
 Commands: /reset (forget the history), /system TEXT (set the system prompt; empty clears it),
 /temperature X, /quit. Piped input (`echo hi | lmlab chat RUN`) prints only the replies; the answers to
 commands and notes go to stderr then. Input bytes that are not valid text (not UTF-8, say) are replaced
@@ -17,8 +20,8 @@ from typing import TextIO
 
 from lmlab.data.conversations import render_prompt
 from lmlab.errors import LmlabError
-from lmlab.inference.generate import check_sampling, generate
-from lmlab.tokenizer import StreamDecoder
+from lmlab.inference.generate import check_sampling
+from lmlab.tools.loop import ToolReply
 
 HELP = "commands: /reset, /system TEXT, /temperature X, /quit"
 
@@ -50,8 +53,9 @@ class ChatSession:
         budget = self.model.config.block_size - self.max_new_tokens
         ids = render_prompt(self.tokenizer, self.messages())
         while len(ids) > budget and len(self.history) > 1:
-            exchange = self.history[0]["role"] == "user" and self.history[1]["role"] == "assistant"
-            del self.history[: 2 if exchange else 1]
+            # the oldest exchange: a user message and the replies (calls and results included) up to the next one
+            following = next((i for i, m in enumerate(self.history[1:], 1) if m["role"] == "user"), 1)
+            del self.history[:following]
             ids = render_prompt(self.tokenizer, self.messages())
         if len(ids) > budget:
             self.history.clear()
@@ -64,17 +68,17 @@ class ChatSession:
         """Stream the assistant's answer to a user message, and add both to the history."""
         self.history.append({"role": "user", "content": text})
         ids = self.prompt_ids()
-        end, decoder, out = self.tokenizer.special_id("<|end|>"), StreamDecoder(self.tokenizer), []
-        stops = (end, self.tokenizer.eos_id)
-        for token in generate(
-            self.model, ids, self.max_new_tokens, self.temperature, self.top_k, seed=self.seed, stop_ids=stops
-        ):
-            if token in stops:
-                break
-            out.append(token)
-            yield decoder.push(token)
+        reply = ToolReply(self.model, self.tokenizer, self.max_new_tokens, self.temperature, self.top_k, seed=self.seed)
+        call = ""
+        for kind, piece in reply.stream(ids):
+            if kind == "text":
+                yield piece
+            elif kind == "call":
+                call = piece
+            else:
+                yield f"[calculator: {call} = {piece}] "
         # Special tokens the model emitted mid-reply are not kept as text: the history holds what was said.
-        self.history.append({"role": "assistant", "content": self.tokenizer.decode(out, skip_special_tokens=True)})
+        self.history += reply.messages
 
     def command(self, line: str) -> str | None:
         """Run a /command; returns a message to show, or None for /quit."""

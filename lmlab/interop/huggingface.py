@@ -54,10 +54,17 @@ BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq")
 CHAT_TEMPLATE = (
     "{{ '<|bos|>' }}{% for message in messages %}"
     f"{{% if message['role'] not in {list(ROLES)} %}}"
-    "{{ raise_exception('lmlab models know the roles system, user and assistant') }}{% endif %}"
+    "{{ raise_exception('lmlab models know the roles system, user, assistant and tool') }}{% endif %}"
     "{% if message['role'] == 'system' and not loop.first %}"
     "{{ raise_exception('only the first message may be a system message') }}{% endif %}"
-    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endfor %}"
+    "{{ '<|' + message['role'] + '|>' + (message['content'] or '') }}"
+    # a calculator call (lmlab.data.conversations): transformers' form, arguments as a dict
+    "{% if message['role'] == 'assistant' and message.get('tool_calls') %}"
+    "{% if message['tool_calls'] | length != 1 %}{{ raise_exception('one tool call a turn') }}{% endif %}"
+    "{% set arguments = message['tool_calls'][0]['function']['arguments'] %}"
+    "{% if arguments is string %}{{ raise_exception('give the arguments as a dict') }}{% endif %}"
+    "{{ '<|call|>' + arguments['expression'] }}{% endif %}"
+    "{{ '<|end|>' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
 )
 
@@ -158,7 +165,7 @@ def export_hf(run: str | Path, out: str | Path) -> Path:
     write_json(out / "config.json", config)
     write_json(out / "generation_config.json", generation)
     shutil.copyfile(Path(run) / "tokenizer.json", out / "tokenizer.json")
-    write_json(out / "tokenizer_config.json", tokenizer_config(cfg))
+    write_json(out / "tokenizer_config.json", tokenizer_config(cfg, tokenizer))
     (out / "README.md").write_text(model_card(run, cfg, config, sum(p.numel() for p in model.parameters())))
     return out
 
@@ -243,8 +250,10 @@ def llama_config(cfg: ModelConfig, hidden: int) -> dict:
     }
 
 
-def tokenizer_config(cfg: ModelConfig) -> dict:
-    others = [t for t in SPECIAL_TOKENS if t not in ("<|bos|>", "<|eos|>", "<|pad|>")]
+def tokenizer_config(cfg: ModelConfig, tokenizer: Tokenizer) -> dict:
+    others = [
+        t for t in SPECIAL_TOKENS if t not in ("<|bos|>", "<|eos|>", "<|pad|>") and tokenizer.special_id(t) is not None
+    ]  # a tokenizer trained before tool use lacks the tool tokens
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": "<|bos|>",

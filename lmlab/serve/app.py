@@ -18,6 +18,14 @@ strings; the text stops before the first), seed (a request alone in the batch re
 float rounding of batched matmuls may rarely change a draw). Fields of OpenAI's API that lmlab does not
 implement (presence_penalty, logit_bias, ...) are ignored, as other compatible servers do; n must be 1.
 One extension, vLLM's `ignore_eos`, decodes max_tokens tokens whatever the model says (for benchmarks).
+
+Tool calls (a run whose tokenizer has the tool tokens; lmlab.tools). A request whose `tools` declares a function named
+"calculator" gets the model's call back as OpenAI's `tool_calls` (finish_reason "tool_calls", arguments
+{"expression": ...}); the client runs it and sends the result as a "tool" message, and the model goes on from it.
+Without that declaration the server runs the calculator itself and the model goes on in the same response (up to
+MAX_CALLS calls): the content is the model's words, and each call and result are in lmlab's own field `lmlab_tools`
+of the message ([{"expression", "result"}]; a stream sends each as a chunk whose delta holds `lmlab_tool`), which
+OpenAI's clients ignore. `tool_choice` is not implemented: the model decides.
 """
 
 import asyncio
@@ -42,6 +50,8 @@ from lmlab.data.conversations import check_messages, render_prompt
 from lmlab.errors import LmlabError
 from lmlab.inference.engine import Engine, Request, SamplingParams
 from lmlab.tokenizer import SPECIAL_TOKENS, StreamDecoder
+from lmlab.tools.calculator import calculate
+from lmlab.tools.loop import CALL_LIMIT, MAX_CALLS, tool_turn
 
 MAX_STOP_STRINGS = 4  # as OpenAI's API
 MARKER = "\u2063lmlab-text\u2063"  # stands for a token's text in a pre-serialised stream event
@@ -77,6 +87,8 @@ class Body(BaseModel):
     stream_options: dict | None = None
     n: int = 1
     ignore_eos: bool = False  # vLLM's extension, for benchmarks: decode max_tokens tokens, through special tokens
+    tools: list[dict] | None = None  # function declarations: "calculator" among them returns the model's calls
+    tool_choice: str | dict | None = None  # accepted, not implemented (the model decides)
 
 
 class ContentPart(BaseModel):
@@ -87,8 +99,10 @@ class ContentPart(BaseModel):
 
 class Message(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[ContentPart]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None  # None: an assistant message that only calls a tool
+    tool_calls: list[dict] | None = None
+    tool_call_id: str | None = None
 
 
 class ChatBody(Body):
@@ -140,17 +154,27 @@ class Completion(Request):
     stop string never reaches the client, even split across tokens.
     """
 
-    def __init__(self, prompt, params, tokenizer, stop_strings: list[str], outbox: Outbox):
+    def __init__(self, prompt, params, tokenizer, stop_strings: list[str], outbox: Outbox, calls: bool = False):
         super().__init__(prompt, params)
         self.decoder, self.stop_strings, self.outbox = StreamDecoder(tokenizer), stop_strings, outbox
+        self.tokenizer, self.call_id = tokenizer, tokenizer.special_id("<|call|>") if calls else None
         self.queue: asyncio.Queue = asyncio.Queue()
         self.held = ""
         self.stopped_at_string = False
+        self.expression: list[int] | None = None  # after a <|call|>: the call's ids, not sent as text
 
     def _put(self, item):
         self.outbox.put(self.queue, item)
 
     def push(self, token: int) -> bool:
+        if self.expression is not None:
+            self.expression.append(token)
+            return True
+        if token == self.call_id:  # the words so far go out; the expression is the call's, not text
+            self.expression = []
+            self._emit(self.held + self.decoder.flush(), final=True)
+            self.held = ""
+            return not self.stopped_at_string
         return self._emit(self.held + self.decoder.push(token))
 
     def _emit(self, text: str, final: bool = False) -> bool:
@@ -169,7 +193,11 @@ class Completion(Request):
         return True
 
     def finish(self, reason: str):
-        if not self.stopped_at_string:
+        end = self.tokenizer.special_id("<|end|>")
+        if self.expression is not None and reason == "stop" and self.generated[-1:] == [end]:
+            self._put(("call", self.tokenizer.decode(self.expression, skip_special_tokens=True)))
+            return
+        if not self.stopped_at_string and self.expression is None:
             self._emit(self.held + self.decoder.flush(), final=True)
         self._put((reason,))
 
@@ -190,15 +218,17 @@ class Service:
         self.block_size = model.config.block_size
         self.engine = Engine(model, max_batch, batch_model)
         self.outbox: Outbox | None = None  # made by the app's event loop when it starts
-        self.special_ids = tuple(tokenizer.special_id(t) for t in SPECIAL_TOKENS)
+        self.special_ids = tuple(i for t in SPECIAL_TOKENS if (i := tokenizer.special_id(t)) is not None)
+        self.call_id = tokenizer.special_id("<|call|>") if tokenizer.has_tools else None
 
     def check_model(self, model: str | None):
         if model is not None and model != self.name:
             raise APIError(404, f"The model '{model}' does not exist (this server serves '{self.name}')", "model",
                            "model_not_found")  # fmt: skip
 
-    def start(self, body: Body, prompt: list[int], field: str) -> Completion:
-        """Check the body's settings against the prompt and submit it to the engine."""
+    def start(self, body: Body, prompt: list[int], field: str, calls: bool = False) -> Completion:
+        """Check the body's settings against the prompt and submit it to the engine; calls: a <|call|> does not stop
+        the reply (a chat's tool call, read by Completion)."""
         if body.n != 1:
             raise APIError(400, f"n: only n=1 is supported, got {body.n}", "n")
         room = self.block_size - len(prompt)
@@ -214,27 +244,40 @@ class Service:
         stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
         if len(stops) > MAX_STOP_STRINGS or not all(stops):
             raise APIError(400, f"stop: up to {MAX_STOP_STRINGS} non-empty strings, got {stops!r}", "stop")
-        stop_ids = () if body.ignore_eos else self.special_ids
+        calls = calls and self.call_id is not None
+        stop_ids = () if body.ignore_eos else tuple(i for i in self.special_ids if not (calls and i == self.call_id))
         params = SamplingParams(body.temperature, body.top_p, max_tokens or room, stop_ids, body.seed)
-        completion = Completion(prompt, params, self.tokenizer, stops, self.outbox)
+        completion = Completion(prompt, params, self.tokenizer, stops, self.outbox, calls)
+        self.engine.submit(completion)
+        return completion
+
+    def resume(self, previous: Completion, result: str) -> Completion | None:
+        """The model's next turn after the calculator's result, in what is left of the budget (None: no room)."""
+        prompt = previous.prompt + previous.generated + tool_turn(self.tokenizer, result)
+        left = min(previous.params.max_tokens - len(previous.generated), self.block_size - len(prompt))
+        if left < 1:
+            return None
+        params = SamplingParams(previous.params.temperature, previous.params.top_p, left, previous.params.stop_ids,
+                                previous.params.seed)  # fmt: skip
+        completion = Completion(prompt, params, self.tokenizer, previous.stop_strings, self.outbox, True)
         self.engine.submit(completion)
         return completion
 
     def chat_prompt(self, body: ChatBody) -> list[int]:
         messages = []
         for i, m in enumerate(body.messages):
-            if isinstance(m.content, str):
+            if isinstance(m.content, str) or m.content is None:
                 content = m.content
             elif all(part.type == "text" for part in m.content):
                 content = "".join(part.text for part in m.content)
             else:
                 raise APIError(400, f"messages.{i}.content: only text parts are supported", f"messages.{i}.content")
-            messages.append({"role": "system" if m.role == "developer" else m.role, "content": content})
+            message = {"role": "system" if m.role == "developer" else m.role, "content": content}
+            messages.append(message | ({"tool_calls": m.tool_calls} if m.tool_calls else {}))
         try:
-            check_messages(messages, "messages", require_assistant=False)
+            return render_prompt(self.tokenizer, check_messages(messages, "messages", require_assistant=False))
         except LmlabError as e:
             raise APIError(400, str(e), "messages") from None
-        return render_prompt(self.tokenizer, messages)
 
     def text_prompt(self, body: CompletionBody) -> list[int]:
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
@@ -244,29 +287,81 @@ class Service:
         return self.tokenizer.encode(prompts[0]) if prompts[0] else [self.tokenizer.eos_id]
 
 
-def usage(completion: Completion) -> dict:
-    n_prompt, n_completion = len(completion.prompt), len(completion.generated)
-    return {"prompt_tokens": n_prompt, "completion_tokens": n_completion, "total_tokens": n_prompt + n_completion}
+class Turns:
+    """The completions of one request: the model's turns and, between them, the calculator's results when the server
+    runs it (the module docstring). `events()` yields text pieces, ("tool", expression, result) for a call the server
+    ran, and last ("call", expression) for a call the client runs, or the finish reason as a 1-tuple."""
+
+    def __init__(self, service: "Service", completion: Completion, client_tools: bool):
+        self.service, self.current, self.client_tools = service, completion, client_tools
+        self.prompt_tokens, self.completion_tokens = len(completion.prompt), 0
+        self.tools: list[dict] = []  # the calls the server ran: {"expression", "result"}
+
+    def cancel(self):
+        self.current.cancel()
+
+    async def events(self):
+        while True:
+            async for item in self.current.pieces():
+                if not isinstance(item, tuple):
+                    yield item
+                    continue
+                self.completion_tokens += len(self.current.generated)
+                if item[0] != "call" or self.client_tools:
+                    yield item
+                    return
+                if len(self.tools) > MAX_CALLS:  # past the limit's error result: the reply ends
+                    yield ("stop",)
+                    return
+                result = calculate(item[1]) if len(self.tools) < MAX_CALLS else CALL_LIMIT
+                self.tools.append({"expression": item[1], "result": result})
+                yield ("tool", item[1], result)
+                following = self.service.resume(self.current, result)
+                if following is None:
+                    yield ("length",)
+                    return
+                self.current = following
+                break
+
+    def usage(self) -> dict:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens}  # fmt: skip
 
 
 def finish_reason(reason: str) -> str:
-    return "length" if reason == "length" else "stop"
+    return {"length": "length", "call": "tool_calls"}.get(reason, "stop")
+
+
+def tool_calls(expression: str) -> list[dict]:
+    """A call of the calculator in OpenAI's shape."""
+    arguments = json.dumps({"expression": expression})
+    return [{"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+             "function": {"name": "calculator", "arguments": arguments}}]  # fmt: skip
+
+
+def declares_calculator(body: Body) -> bool:
+    """Whether the request's `tools` declare the calculator (the client runs the calls)."""
+    return any(isinstance(t, dict) and (t.get("function") or {}).get("name") == "calculator" for t in body.tools or [])
 
 
 def sse(chunk) -> str:
     return f"data: {chunk if isinstance(chunk, str) else json.dumps(chunk)}\n\n"
 
 
-async def respond(http: HTTPRequest, completion: Completion, body: Body, service: Service, chat: bool):
-    """The OpenAI response to a started completion: one JSON object, or a stream of chunks."""
+async def respond(http: HTTPRequest, turns: Turns, body: Body, service: Service, chat: bool):
+    """The OpenAI response to a started request: one JSON object, or a stream of chunks."""
     kind, chunk_kind = ("chat.completion", "chat.completion.chunk") if chat else ("text_completion", "text_completion")
     head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}", "created": int(time.time()),
             "model": service.name}  # fmt: skip
 
-    def choice(text: str, reason: str | None) -> dict:
+    def choice(text: str, reason: str | None, delta: dict | None = None) -> dict:
         if chat:
-            return {"index": 0, "delta": {"content": text} if text else {}, "logprobs": None, "finish_reason": reason}
+            delta = delta or ({"content": text} if text else {})
+            return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
         return {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
+
+    def chunk(reason: str | None = None, delta: dict | None = None) -> str:
+        return sse({**head, "object": chunk_kind, "choices": [choice("", reason, delta)]})
 
     if body.stream:
 
@@ -278,44 +373,57 @@ async def respond(http: HTTPRequest, completion: Completion, body: Body, service
                 # a token's event is this chunk with its text in place of the marker: one json.dumps of the text
                 template = sse({**head, "object": chunk_kind, "choices": [choice(MARKER, None)]})
                 prefix, suffix = template.split(json.dumps(MARKER))
-                async for item in completion.pieces():
+                async for item in turns.events():
                     if item == ("error",):  # the engine failed on this batch (the server log says why)
                         yield sse(ENGINE_ERROR.response().body.decode())
+                    elif isinstance(item, tuple) and item[0] == "tool":
+                        yield chunk(delta={"lmlab_tool": {"expression": item[1], "result": item[2]}})
+                    elif isinstance(item, tuple) and item[0] == "call":
+                        calls = [{"index": 0, **call} for call in tool_calls(item[1])]
+                        yield chunk(delta={"tool_calls": calls})
+                        yield chunk("tool_calls")
                     elif isinstance(item, tuple):
-                        yield sse({**head, "object": chunk_kind, "choices": [choice("", finish_reason(item[0]))]})
+                        yield chunk(finish_reason(item[0]))
                     else:
                         yield prefix + json.dumps(item) + suffix
                 if (body.stream_options or {}).get("include_usage"):
-                    yield sse({**head, "object": chunk_kind, "choices": [], "usage": usage(completion)})
+                    yield sse({**head, "object": chunk_kind, "choices": [], "usage": turns.usage()})
                 yield sse("[DONE]")
             finally:  # the client is gone (or the stream ended): free the slot
-                completion.cancel()
+                turns.cancel()
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
-    text, reason = [], "stop"
-    while True:
-        try:
-            item = await asyncio.wait_for(completion.queue.get(), timeout=1.0)
-        except asyncio.TimeoutError:
-            if await http.is_disconnected():  # nobody waits for the answer: stop decoding it
-                completion.cancel()
-                return JSONResponse({}, status_code=499)
-            continue
-        if isinstance(item, tuple):
-            reason = item[0]
-            break
-        text.append(item)
+    async def collect() -> tuple[list[str], str, str | None]:
+        text, reason, call = [], "stop", None
+        async for item in turns.events():
+            if isinstance(item, tuple) and item[0] != "tool":
+                reason, call = item[0], item[1] if item[0] == "call" else None
+            elif not isinstance(item, tuple):
+                text.append(item)
+        return text, reason, call
+
+    task = asyncio.create_task(collect())
+    while not (await asyncio.wait({task}, timeout=1.0))[0]:
+        if await http.is_disconnected():  # nobody waits for the answer: stop decoding it
+            turns.cancel()
+            task.cancel()
+            return JSONResponse({}, status_code=499)
+    text, reason, call = task.result()
     if reason == "error":
         raise ENGINE_ERROR
     text = "".join(text)
     if chat:
         message = {"role": "assistant", "content": text}
+        if call is not None:
+            message = {"role": "assistant", "content": text or None, "tool_calls": tool_calls(call)}
+        if turns.tools:
+            message["lmlab_tools"] = turns.tools
         choices = [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason(reason)}]
     else:
         choices = [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason(reason)}]
-    return {**head, "object": kind, "choices": choices, "usage": usage(completion)}
+    return {**head, "object": kind, "choices": choices, "usage": turns.usage()}
 
 
 def create_app(service: Service, api_key: str | None = None) -> FastAPI:
@@ -368,14 +476,14 @@ def create_app(service: Service, api_key: str | None = None) -> FastAPI:
     @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
     async def chat_completions(body: ChatBody, http: HTTPRequest):
         service.check_model(body.model)
-        completion = service.start(body, service.chat_prompt(body), "messages")
-        return await respond(http, completion, body, service, chat=True)
+        completion = service.start(body, service.chat_prompt(body), "messages", calls=True)
+        return await respond(http, Turns(service, completion, declares_calculator(body)), body, service, chat=True)
 
     @app.post("/v1/completions", dependencies=[Depends(authorize)])
     async def completions(body: CompletionBody, http: HTTPRequest):
         service.check_model(body.model)
         completion = service.start(body, service.text_prompt(body), "prompt")
-        return await respond(http, completion, body, service, chat=False)
+        return await respond(http, Turns(service, completion, False), body, service, chat=False)
 
     @app.get("/", response_class=HTMLResponse)
     async def page():

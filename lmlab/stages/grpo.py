@@ -166,7 +166,7 @@ class GRPORollouts:
         chosen, seeds = rollout_prompts(self.pool, self.seed, k, rank, world, groups * s.oversample, G,
                                         s.same_length_prompts)  # fmt: skip
         data, prompts, seconds = sample_and_score(model, chosen, seeds, self.pool, self.reward, s, self.tokenizer,
-                                                  self.dtype)  # fmt: skip
+                                                  self.dtype, tools=True)  # fmt: skip
         sampled, sampled_prompts = data["scores"], prompts  # the metrics describe every sampled response
         if s.oversample > 1:  # keep the groups whose rewards differ first, then fill up in order
             spread = data["scores"].view(-1, G).std(1) > 0
@@ -186,6 +186,7 @@ class GRPORollouts:
             "rollout/zero_spread_groups": float(zero_spread_groups(sampled, G)),
             "rollout/zero_spread_trained": float(zero_spread_groups(scores, G)),
             "rollout/response_length": float(lengths.mean()),
+            "rollout/tool_calls": float((data["lengths"] > lengths).float().mean()),  # share with a call
             "rollout/tokens_per_s": float(lengths.sum()) / max(seconds, 1e-9),
         }
         if self.reward.task == "tasks":  # each task's reward: the accuracy of the sampled answers

@@ -172,32 +172,87 @@ def rollout_prompts(pool: PromptPool, seed: int, rollout: int, rank: int, world:
 # ---- sampling and scoring -----------------------------------------------------------------
 @torch.no_grad()
 def sample_rollout(policy, prompt_ids: list[list[int]], seeds: list[int], s: PolicySection, stop_ids, pad_id,
-                   limits: list[int] | None = None) -> dict:  # fmt: skip
+                   limits: list[int] | None = None, tokenizer: Tokenizer | None = None) -> dict:  # fmt: skip
     """Sample one response per prompt, of at most limits[i] tokens (default: s.max_new_tokens; rows with equal prompt
     lengths and limits decode together) into right-padded tensors: tokens (N, L), prompt_lengths (N,), mask (N, R)
-    True at response tokens, ended (N,) True where a stop id ended it.
+    True at the response tokens the policy sampled, lengths (N,) of the responses, ended (N,) True where a stop id
+    ended it.
+
+    With a tokenizer that has the tool tokens, the calculator is in the loop (lmlab.tools.loop): a response whose turn
+    ends in a call gets the tool's turn written after it and is sampled on from there, up to MAX_CALLS calls, each
+    turn of the policy with its own limit (a call past the limit gets an error result, one more ends it). The tool's
+    tokens are part of the response but not of the mask: the policy did not choose them, so no loss, log-prob or KL
+    is taken on them.
     """
-    device = next(policy.parameters()).device
-    responses: list[list[int]] = [[] for _ in prompt_ids]
     limits = limits or [s.max_new_tokens] * len(prompt_ids)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, p in enumerate(prompt_ids):
-        groups.setdefault((len(p), limits[i]), []).append(i)
-    for (_, limit), rows in groups.items():
-        idx = torch.tensor([prompt_ids[i] for i in rows], device=device)
-        new = sample_rows(policy, idx, limit, [seeds[i] for i in rows], s.temperature, stop_ids).tolist()
-        for i, ids in zip(rows, new):
-            responses[i] = next((ids[: k + 1] for k, t in enumerate(ids) if t in stop_ids), ids)
+    responses = _sample_turns(policy, prompt_ids, seeds, s.temperature, stop_ids, limits)
+    learned = [[True] * len(r) for r in responses]
+    if tokenizer is not None and tokenizer.has_tools:
+        _run_calls(policy, prompt_ids, responses, learned, seeds, s.temperature, stop_ids, limits, tokenizer)
     N, R = len(prompt_ids), max(len(r) for r in responses)
     L = max(len(p) for p in prompt_ids) + R
     tokens = torch.full((N, L), pad_id, dtype=torch.long)
     mask = torch.zeros(N, R, dtype=torch.bool)
     for i, (p, r) in enumerate(zip(prompt_ids, responses)):
         tokens[i, : len(p) + len(r)] = torch.tensor(p + r)
-        mask[i, : len(r)] = True
+        mask[i, : len(r)] = torch.tensor(learned[i], dtype=torch.bool)
     ended = torch.tensor([bool(r) and r[-1] in stop_ids for r in responses])
     prompt_lengths = torch.tensor([len(p) for p in prompt_ids])
-    return {"tokens": tokens, "prompt_lengths": prompt_lengths, "mask": mask, "ended": ended}
+    lengths = torch.tensor([len(r) for r in responses])
+    return {"tokens": tokens, "prompt_lengths": prompt_lengths, "mask": mask, "lengths": lengths, "ended": ended}
+
+
+def _sample_turns(policy, prompt_ids, seeds, temperature, stop_ids, limits) -> list[list[int]]:
+    """One turn per prompt: its new ids up to and with the first stop id (rows of equal length and limit together)."""
+    device = next(policy.parameters()).device
+    responses: list[list[int]] = [[] for _ in prompt_ids]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, p in enumerate(prompt_ids):
+        groups.setdefault((len(p), limits[i]), []).append(i)
+    for (_, limit), rows in groups.items():
+        idx = torch.tensor([prompt_ids[i] for i in rows], device=device)
+        new = sample_rows(policy, idx, limit, [seeds[i] for i in rows], temperature, stop_ids).tolist()
+        for i, ids in zip(rows, new):
+            responses[i] = next((ids[: k + 1] for k, t in enumerate(ids) if t in stop_ids), ids)
+    return responses
+
+
+def _run_calls(policy, prompt_ids, responses, learned, seeds, temperature, stop_ids, limits, tokenizer):
+    """sample_rollout's tool loop, in place: rounds of (run each pending call, sample every such row's next turn)."""
+    from lmlab.tools.calculator import calculate
+    from lmlab.tools.loop import CALL_LIMIT, MAX_CALLS, split_call, tool_turn
+
+    end, block = tokenizer.special_id("<|end|>"), policy.config.block_size
+    turn_start = [0] * len(responses)
+    calls = [0] * len(responses)
+    while True:
+        rows, contexts, turn_limits = [], [], []
+        for i, r in enumerate(responses):
+            if not r or r[-1] != end:
+                continue
+            _, expression = split_call(tokenizer, r[turn_start[i] : -1])
+            if expression is None or calls[i] > MAX_CALLS:  # an answer, or a call past the limit's error: done
+                continue
+            text = tokenizer.decode(expression, skip_special_tokens=True)
+            result = calculate(text) if calls[i] < MAX_CALLS else CALL_LIMIT
+            calls[i] += 1
+            written = tool_turn(tokenizer, result)
+            context = prompt_ids[i] + r + written
+            room = min(limits[i], block - len(context))
+            responses[i] = r + written
+            learned[i] += [False] * len(written)
+            turn_start[i] = len(responses[i])
+            if room < 1:  # no room left for the answer: the response ends at the tool's turn, unended
+                continue
+            rows.append(i)
+            contexts.append(context)
+            turn_limits.append(room)
+        if not rows:
+            return
+        turn_seeds = [row_seed(seeds[i], calls[i], 29) for i in rows]
+        for i, new in zip(rows, _sample_turns(policy, contexts, turn_seeds, temperature, stop_ids, turn_limits)):
+            responses[i] = responses[i] + new
+            learned[i] += [True] * len(new)
 
 
 def response_head_mask(batch: dict) -> torch.Tensor:
@@ -237,23 +292,27 @@ def response_logps(
 
 
 def decode_responses(tokenizer, batch: dict) -> list[str]:
-    """The text of each row's response (its stop token dropped)."""
+    """The text of each row's response (its stop token dropped); with tool calls, of its last turn (the answer)."""
+    from lmlab.tools.loop import last_turn
+
+    lengths = batch["lengths"] if "lengths" in batch else batch["mask"].sum(1)
     out = []
-    for tokens, P, n in zip(batch["tokens"].tolist(), batch["prompt_lengths"].tolist(), batch["mask"].sum(1).tolist()):
-        out.append(tokenizer.decode(tokens[P : P + n], skip_special_tokens=True))
+    for tokens, P, n in zip(batch["tokens"].tolist(), batch["prompt_lengths"].tolist(), lengths.tolist()):
+        out.append(tokenizer.decode(last_turn(tokenizer, tokens[P : P + n]), skip_special_tokens=True))
     return out
 
 
 def sample_and_score(model, chosen: list[int], seeds: list[int], pool: PromptPool, reward: Reward, s: PolicySection,
-                     tokenizer, dtype) -> tuple[dict, list[Prompt], float]:  # fmt: skip
-    """Rollout rows for prompts `chosen` (indices into the pool), each sampling with its seed, scored by the reward
-    (minus missing_eos_penalty where a response ran out of tokens): (data with "scores", prompts, seconds sampling)."""
+                     tokenizer, dtype, tools: bool = False) -> tuple[dict, list[Prompt], float]:  # fmt: skip
+    """Rollout rows for prompts `chosen` (indices into the pool), each sampling with its seed (tools: the calculator in
+    the loop, where the tokenizer has its tokens), scored by the reward on the response's answer (minus
+    missing_eos_penalty where a response ran out of tokens): (data with "scores", prompts, seconds sampling)."""
     device = next(model.parameters()).device
     stops, pad_id = stop_ids(tokenizer), tokenizer.special_id("<|pad|>")
     t = time.perf_counter()
     with autocast(device, dtype):
         data = sample_rollout(model, [pool.ids[i] for i in chosen], seeds, s, stops, pad_id,
-                              [pool.limits[i] for i in chosen])  # fmt: skip
+                              [pool.limits[i] for i in chosen], tokenizer if tools else None)  # fmt: skip
     seconds = time.perf_counter() - t
     data = {name: v.to(device) for name, v in data.items()}
     prompts = [pool.prompts[i] for i in chosen]
@@ -313,7 +372,8 @@ class RolloutBuffer:
     def select(self, rows: torch.Tensor) -> dict:
         """The buffer's rows `rows`, with token columns cut to the longest of them."""
         batch = {name: value[rows] for name, value in self.data.items()}
-        L = int((batch["prompt_lengths"] + batch["mask"].sum(1)).max())
+        lengths = batch["lengths"] if "lengths" in batch else batch["mask"].sum(1)  # a buffer saved before tool calls
+        L = int((batch["prompt_lengths"] + lengths).max())
         batch["tokens"] = batch["tokens"][:, : L + 1]  # + 1: response_hidden drops the last column
         return batch
 

@@ -52,6 +52,11 @@ class SFTDataConfig:
         "conversational or prompt/completion JSONL, a datasets folder, 'chat' (the built-in mixture: drills, small "
         "talk, refusals, how-to answers, reading, the elements) or 'tasks' (the drills alone)",
     )
+    tools: bool = opt(
+        False,
+        "answer the built-in data's arithmetic drills through the calculator tool, half of them rephrased "
+        "(lmlab.data.arithmetic); needs a tokenizer with the tool tokens (every run pre-trained since tool use)",
+    )
     dropout: float = opt(0.0, "dropout while fine-tuning (the rest of the architecture is the init run's)")
     loss_weighting: str = opt(
         "auto",
@@ -101,13 +106,20 @@ def builtin_draws(t: TrainConfig, world_size: int) -> int:
     return min(tasks.BUILTIN_SIZE, t.max_iters * t.batch_size * t.grad_accum * world_size)
 
 
-def prepare_sft_data(data: str, tokenizer: Tokenizer, block_size: int, seed: int, size: int | None = None) -> SFTData:
-    """Read (or generate, for BUILTINS: `size` conversations, tasks.BUILTIN_SIZE by default) conversations, render
-    them and apply the truncation rule."""
+def prepare_sft_data(
+    data: str, tokenizer: Tokenizer, block_size: int, seed: int, size: int | None = None, tools: bool = False
+) -> SFTData:
+    """Read (or generate, for BUILTINS: `size` conversations, tasks.BUILTIN_SIZE by default; with tools the
+    arithmetic through the calculator) conversations, render them and apply the truncation rule."""
+    if tools:
+        if data not in BUILTINS:
+            raise LmlabError(f"--tools applies to the built-in data ({', '.join(BUILTINS)}); {data} brings its own "
+                             "tool calls, if any (lmlab.data.conversations)")  # fmt: skip
+        tokenizer.require_tools("--tools")
     if data in BUILTINS:
         mixture = tasks.mixture(data)
-        conversations = tasks.iter_builtin_conversations(size or tasks.BUILTIN_SIZE, seed, mixture)
-        val_conversations = tasks.held_out_conversations(VAL_PER_TASK, mixture)
+        conversations = tasks.iter_builtin_conversations(size or tasks.BUILTIN_SIZE, seed, mixture, tools)
+        val_conversations = tasks.held_out_conversations(VAL_PER_TASK, mixture, tools)
     else:
         everything = read_conversations(data)
         # Every 20th conversation is held out for the validation loss, when there are enough.
@@ -228,7 +240,7 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
     tokenizer = source.tokenizer()
     model_config = section_from_dict(ModelConfig, {**record["model"], "dropout": s.dropout}, str(source.path))
     sft_data = prepare_sft_data(
-        s.data, tokenizer, model_config.block_size, t.seed, builtin_draws(t, ctx.dist.world_size)
+        s.data, tokenizer, model_config.block_size, t.seed, builtin_draws(t, ctx.dist.world_size), s.tools
     )
     train = sft_data.train
     if ctx.dist.is_main and (train.truncated or train.dropped):
@@ -250,7 +262,8 @@ def build(config: SFTConfig, ctx: Context) -> Recipe:
             )
         return metrics
 
-    stats = {"conversations": train.rendered, "truncated": train.truncated, "dropped": train.dropped}
+    stats = {"conversations": train.rendered, "truncated": train.truncated, "dropped": train.dropped,
+             "tools": s.tools}  # fmt: skip
     return Recipe(
         model,
         tokenizer,
