@@ -90,7 +90,7 @@ def test_measure_replies_of_a_tiny_random_model_gives_every_figure_in_range():
     # An untrained model is near uniform: about ln V nats a token, and a char is a byte or more.
     for name in ("smalltalk", "howto"):
         assert figures[f"{name}_reply_nats"] == pytest.approx(math.log(tok.vocab_size), rel=0.1)
-        assert 0 < figures[f"{name}_reply_bpb"] <= figures[f"{name}_reply_nats"] / math.log(2)
+        assert 0 < figures[f"{name}_reply_bpb"] <= figures[f"{name}_reply_nats"] / math.log(2) * (1 + 1e-12)  # rounding
     for name in ("word_rate", "openers_refused", "openers_off_task"):
         assert 0.0 <= figures[name] <= 1.0
     assert figures["word_rate"] < 0.5  # random characters are seldom words

@@ -33,7 +33,7 @@ from lmlab.eval.preference import evaluate_preference
 from lmlab.eval.replies import UNITS, format_figure, measure_run
 from lmlab.eval.task_accuracy import HEADLINE_TASKS, task_accuracy
 from lmlab.experiments.report import markdown_cell, metrics_table, plot_loss, plot_metrics
-from lmlab.experiments.scale import check_scale, cuda_peak, launch, plan
+from lmlab.experiments.scale import check_scale, cuda_peak, launch, peak_rss_mb, plan
 from lmlab.inference.chat import ChatSession
 from lmlab.inference.generate import sample_text
 from lmlab.inspect import inspect_attention, inspect_context, inspect_lens
@@ -71,6 +71,7 @@ ROAST_SEEDS = range(10)  # sampling seeds the roast prompt is asked on, for ever
 # unlearn the refusals (lmlab.data.preference_tasks).
 PREFERENCE_TASK = "sentiment:4+safety"
 PAIR_PROMPTS = 8192  # not lmlab pairs' 10,240: safety's replies sample to 48 tokens, and the run keeps within 25 min
+TOOLS_NOTE = "Arithmetic goes through the calculator (`--tools`): every figure below runs it where the model calls."
 INSIDE_TEXT = "In the beginning, God created the heavens and the earth."  # what the attention grid and the lens read
 
 
@@ -80,8 +81,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     """The whole story into `out` (module docstring); seed: every stage's training seed and the pairs' sampling seed
     (default: each stage's own, 1337). The evaluations' prompts and sampling seeds are fixed, whatever the seed.
     scale "gpu": each stage's gpu preset, its training on `processes` processes (default: every CUDA device). data:
-    the pre-training text (default: the built-in corpus). tools: SFT answers the arithmetic drills through the
-    calculator (lmlab sft --tools); generation runs it wherever the model calls, so every later figure is with it."""
+    the pre-training text (default: the built-in corpus). tools: SFT with the calculator (lmlab sft --tools)."""
     check_scale(scale, quick)
     root = Path(out or default_out("run"))
     root.mkdir(parents=True, exist_ok=True)
@@ -188,16 +188,7 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
         *inside,
         f"## Stage 2: supervised fine-tuning on the built-in `{sft_config.sft.data}` data",
         "",
-        *(
-            [
-                "Arithmetic is answered through the calculator tool (`--tools`): the model writes the expression, the "
-                "calculator's result goes into its context, and it answers from it; every figure below runs the tool "
-                "where the model calls it.",
-                "",
-            ]
-            if tools
-            else []
-        ),
+        *([TOOLS_NOTE, ""] if tools else []),
         f"Exact-match accuracy on {n_tasks} held-out instances per task (greedy decoding):",
         "",
         metrics_table({k: accuracy[k] for k in ("pre-trained", "after SFT")}, list(HEADLINE_TASKS)),
@@ -254,13 +245,6 @@ def run_pipeline(out=None, quick: bool = False, device: str = "auto", progress: 
     }
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return root
-
-
-def peak_rss_mb() -> float:
-    """The peak resident memory of this process so far, in MB (what `/usr/bin/time -v` reports at the end)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def inside_the_model(run: Path, out: Path, device: str) -> tuple[list[str], dict]:

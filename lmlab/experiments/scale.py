@@ -42,6 +42,13 @@ def check_scale(scale: str, quick: bool):
         raise LmlabError("--quick is the CPU's few-minute run; --scale gpu has its own sizes (leave one out)")
 
 
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB (what `/usr/bin/time -v` reports at the end)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def cuda_peak() -> dict:
     """This process's peak CUDA memory (GB), where a GPU ran it: the single-GPU figure of `--scale gpu`."""
     import torch
