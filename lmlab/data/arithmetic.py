@@ -8,7 +8,10 @@ expression written out in symbols, the tool answers, and the assistant repeats t
     user: Add 123 and 456.   assistant: <|call|>123 + 456   tool: 579   assistant: 579
 
 TRAIN_PHRASINGS are trained; TEST_PHRASINGS never are, and the task `tool_phrasings` (lmlab.data.tasks) asks
-held-out numbers in them, to measure whether the habit of calling carries over to a question asked differently.
+held-out numbers in them, to measure whether the habit of calling carries over to a question asked differently. Each
+operation's words ("sum", "difference", "product", "plus", "minus", "times") appear in some trained phrasing: the
+held-out ones are new sentences, not new words (with "product" and "difference" never trained, a first model wrote
+"93 + 51" for "What is the product of 93 and 51?").
 """
 
 import re
@@ -21,8 +24,10 @@ QUESTION = re.compile(r"What is (\d+) ([-+*]) (\d+)\?")  # the drills' own phras
 TRAIN_PHRASINGS = {
     "+": ["What is {a} plus {b}?", "Add {a} and {b}.", "Compute {a} + {b}.", "Calculate {a} + {b}.",
           "What do you get if you add {a} and {b}?", "Find the sum of {a} and {b}."],
-    "-": ["What is {a} minus {b}?", "Subtract {b} from {a}.", "Compute {a} - {b}.", "Calculate {a} - {b}."],
-    "*": ["What is {a} times {b}?", "Multiply {a} by {b}.", "Compute {a} * {b}.", "Calculate {a} * {b}."],
+    "-": ["What is {a} minus {b}?", "Subtract {b} from {a}.", "Compute {a} - {b}.", "Calculate {a} - {b}.",
+          "Find the difference between {a} and {b}."],
+    "*": ["What is {a} times {b}?", "Multiply {a} by {b}.", "Compute {a} * {b}.", "Calculate {a} * {b}.",
+          "Find the product of {a} and {b}."],
 }  # fmt: skip
 TEST_PHRASINGS = {
     "+": ["What is the sum of {a} and {b}?", "How much is {a} plus {b}?", "Please work out {a} + {b}."],
