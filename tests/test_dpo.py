@@ -363,7 +363,7 @@ def test_fluency_is_the_sft_models_log_likelihood_of_the_policys_responses_per_t
     by_itself = response_logps(trained.model, prompt_ids, responses, cpu, suppress_ids=stop)
     tokens = sum(len(r) for r in responses)
     assert result["ref_logp_per_token"] == pytest.approx(by_sft.sum() / tokens, abs=1e-6)
-    assert abs(by_itself.sum() - by_sft.sum()) / tokens > 1e-3  # the SFT model's, not the policy's own
+    assert np.abs(by_itself - by_sft).mean() > 1e-2  # the SFT model's, not the policy's own (they differ per response)
     assert result["kl_per_token"] == pytest.approx((by_itself.sum() - by_sft.sum()) / tokens, abs=1e-6)
 
 
