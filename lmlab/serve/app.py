@@ -50,8 +50,7 @@ from lmlab.data.conversations import check_messages, render_prompt
 from lmlab.errors import LmlabError
 from lmlab.inference.engine import Engine, Request, SamplingParams
 from lmlab.tokenizer import SPECIAL_TOKENS, StreamDecoder
-from lmlab.tools.calculator import calculate
-from lmlab.tools.loop import CALL_LIMIT, MAX_CALLS, tool_turn
+from lmlab.tools.loop import call_result, tool_turn
 
 MAX_STOP_STRINGS = 4  # as OpenAI's API
 MARKER = "\u2063lmlab-text\u2063"  # stands for a token's text in a pre-serialised stream event
@@ -310,10 +309,10 @@ class Turns:
                 if item[0] != "call" or self.client_tools:
                     yield item
                     return
-                if len(self.tools) > MAX_CALLS:  # past the limit's error result: the reply ends
+                result = call_result(item[1], len(self.tools))
+                if result is None:  # past the limit's error result: the reply ends
                     yield ("stop",)
                     return
-                result = calculate(item[1]) if len(self.tools) < MAX_CALLS else CALL_LIMIT
                 self.tools.append({"expression": item[1], "result": result})
                 yield ("tool", item[1], result)
                 following = self.service.resume(self.current, result)

@@ -219,8 +219,7 @@ def _sample_turns(policy, prompt_ids, seeds, temperature, stop_ids, limits) -> l
 
 def _run_calls(policy, prompt_ids, responses, learned, seeds, temperature, stop_ids, limits, tokenizer):
     """sample_rollout's tool loop, in place: rounds of (run each pending call, sample every such row's next turn)."""
-    from lmlab.tools.calculator import calculate
-    from lmlab.tools.loop import CALL_LIMIT, MAX_CALLS, split_call, tool_turn
+    from lmlab.tools.loop import call_result, split_call, tool_turn
 
     end, block = tokenizer.special_id("<|end|>"), policy.config.block_size
     turn_start = [0] * len(responses)
@@ -231,10 +230,11 @@ def _run_calls(policy, prompt_ids, responses, learned, seeds, temperature, stop_
             if not r or r[-1] != end:
                 continue
             _, expression = split_call(tokenizer, r[turn_start[i] : -1])
-            if expression is None or calls[i] > MAX_CALLS:  # an answer, or a call past the limit's error: done
+            if expression is None:
                 continue
-            text = tokenizer.decode(expression, skip_special_tokens=True)
-            result = calculate(text) if calls[i] < MAX_CALLS else CALL_LIMIT
+            result = call_result(tokenizer.decode(expression, skip_special_tokens=True), calls[i])
+            if result is None:  # a call past the limit's error: done
+                continue
             calls[i] += 1
             written = tool_turn(tokenizer, result)
             context = prompt_ids[i] + r + written

@@ -27,6 +27,14 @@ CALL_TOKENS = 48  # a call's expression may take this many tokens past <|call|>,
 CALL_LIMIT = f"error: at most {MAX_CALLS} calculator calls in one reply"
 
 
+def call_result(expression: str, made: int) -> str | None:
+    """The tool's result for a reply's next call after `made` calls: the calculator's, the limit's error after
+    MAX_CALLS, or None past that (the reply ends). The one rule of the loop, the rollouts and the server."""
+    if made > MAX_CALLS:
+        return None
+    return calculate(expression) if made < MAX_CALLS else CALL_LIMIT
+
+
 def is_error(result: str) -> bool:
     """Whether a tool result is the calculator's error (the call did not parse or could not be computed)."""
     return result.startswith("error:")
@@ -111,14 +119,15 @@ class ToolReply:
                     yield "text", piece
             text, expression = split_call(tok, turn)
             content = tok.decode(text, skip_special_tokens=True)
-            last = expression is None or not stopped or token != end or len(self.calls) > MAX_CALLS
-            if last:  # the reply's last turn (a call past the limit's error ends it too)
+            result = None  # a call whose turn ended at <|end|> gets a result; anything else is the reply's last turn
+            if expression is not None and stopped and token == end:
+                expression = tok.decode(expression, skip_special_tokens=True)
+                result = call_result(expression, len(self.calls))
+            if result is None:
                 if tail := decoder.flush():
                     yield "text", tail
                 self.messages.append({"role": "assistant", "content": content})
                 return
-            expression = tok.decode(expression, skip_special_tokens=True)
-            result = calculate(expression) if len(self.calls) < MAX_CALLS else CALL_LIMIT
             self.calls.append((expression, result))
             self.messages += [
                 {"role": "assistant", "content": content, "call": expression},
